@@ -1,0 +1,1 @@
+"""TFDS builders for emojax; importing this package registers them with `tfds.builder`."""
