@@ -1,0 +1,63 @@
+"""Shared defaults of every experiment: the main paper's settings on Oulu-CASIA.
+
+Each experiment config starts from `get_config()` here and overrides what differs.
+"""
+import ml_collections
+
+
+def get_config() -> ml_collections.ConfigDict:
+  config = ml_collections.ConfigDict()
+  config.seed = 0
+
+  config.dataset = ml_collections.ConfigDict()
+  config.dataset.name = 'oulu_casia'
+  config.dataset.config = ''  # the TFDS builder config; '' for the builder's default
+  config.dataset.data_dir = ''  # '' for TFDS's default (~/tensorflow_datasets)
+  config.dataset.manual_dir = ''  # where the licence-gated archive was unpacked
+  config.num_classes = 6
+  config.num_frames = 16
+  config.image_size = 112
+
+  config.model = ml_collections.ConfigDict()
+  config.model.name = 'emotion_net'
+  config.model.depth = 34
+  config.model.width = 64
+  config.model.use_convlstm = True
+  config.model.use_transformer = True
+  config.model.num_layers = 2
+  config.model.num_heads = 8
+  config.model.dropout_rate = 0.0
+  config.model.dtype = 'float32'
+
+  config.batch_size = 4  # global, over every device
+  config.eval_batch_size = 8
+  config.num_epochs = 100
+  config.optimizer = 'adam'
+  config.learning_rate = 1e-3
+  config.schedule = 'constant'
+  config.warmup_epochs = 0.0
+  config.lr_decay_epochs = ()
+  config.weight_decay = 0.0
+  config.grad_clip_norm = 0.0
+  config.label_smoothing = 0.0
+
+  config.augment = ml_collections.ConfigDict()
+  config.augment.random_crop = True
+  config.augment.flip = True
+  config.augment.temporal_jitter = 1
+  config.augment.brightness = 0.1
+  config.augment.contrast = 0.1
+
+  config.protocol = 'kfold'  # or 'loso'
+  config.num_folds = 10
+  config.fold = -1  # -1 runs every fold; K runs fold K alone
+  config.fold_seed = 0
+  config.validation_fraction = 0.0  # of training subjects, for early stopping only
+  config.early_stopping_patience = 0
+
+  config.data_workers = 0  # grain worker processes (0: threads in this process)
+  config.data_threads = 4
+  config.log_every_steps = 50
+  config.checkpoint_every_steps = 500
+  config.keep_checkpoints = 2
+  return config

@@ -1,0 +1,68 @@
+"""Model registry: `config.model.name` -> a flax.linen module class.
+
+Every model maps `[B, T, H, W, C]` float clips to `[B, num_classes]` logits, takes `train` as a
+call argument and keeps BatchNorm statistics in `batch_stats`.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from emojax.models.emotion_net import EmotionNet
+
+MODELS: dict[str, type[nn.Module]] = {
+    'emotion_net': EmotionNet,
+}
+
+DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16, 'float16': jnp.float16}
+
+
+def create_model(config) -> nn.Module:
+  """Builds `MODELS[config.model.name]` from the fields of `config.model` and `config.num_classes`.
+
+  Raises ValueError naming the setting when the name, a field or the dtype is unknown.
+  """
+  name = config.model.name
+  if name not in MODELS:
+    raise ValueError(f'config.model.name={name!r} is not a model; known: {sorted(MODELS)}')
+  cls = MODELS[name]
+  kwargs = {k: v for k, v in config.model.items() if k != 'name'}
+  fields = {f.name for f in dataclasses.fields(cls)} - {'parent', 'name'}
+  unknown = sorted(set(kwargs) - fields)
+  if unknown:
+    raise ValueError(f'config.model.{unknown[0]} is not a field of {cls.__name__}; '
+                     f'its fields: {sorted(fields)}')
+  if 'dtype' in kwargs:
+    if kwargs['dtype'] not in DTYPES:
+      raise ValueError(f"config.model.dtype={kwargs['dtype']!r}: expected one of {sorted(DTYPES)}")
+    kwargs['dtype'] = DTYPES[kwargs['dtype']]
+  for key, value in kwargs.items():
+    if isinstance(value, list):
+      kwargs[key] = tuple(value)
+  return cls(num_classes=config.num_classes, **kwargs)
+
+
+def input_shape(config, batch_size: int = 1) -> tuple[int, ...]:
+  """`[B, T, H, W, 3]` of the model input that `config` describes."""
+  return (batch_size, config.num_frames, config.image_size, config.image_size, 3)
+
+
+def check_input(model: nn.Module, config) -> None:
+  """Fails at start, naming the settings, when the model cannot take the configured clips."""
+  try:
+    out = jax.eval_shape(lambda x: model.init(jax.random.key(0), x, train=False),
+                         jnp.zeros(input_shape(config), jnp.float32))
+  except ValueError as e:
+    if 'config.' in str(e):
+      raise
+    raise ValueError(f'config.model.name={config.model.name!r} cannot take clips of '
+                     f'config.num_frames={config.num_frames} x config.image_size='
+                     f'{config.image_size}: {e}') from e
+  except TypeError as e:
+    raise ValueError(f'config.model.name={config.model.name!r} cannot take clips of '
+                     f'config.num_frames={config.num_frames} x config.image_size='
+                     f'{config.image_size}: {e}') from e
+  del out

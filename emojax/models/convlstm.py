@@ -1,0 +1,73 @@
+"""Convolutional LSTM (Shi et al., 2015) run over time with `nn.scan`.
+
+    i_t = sigma(W_xi * x_t + W_hi * h_{t-1} + W_ci o c_{t-1} + b_i)
+    f_t = sigma(W_xf * x_t + W_hf * h_{t-1} + W_cf o c_{t-1} + b_f)
+    c_t = f_t o c_{t-1} + i_t o tanh(W_xc * x_t + W_hc * h_{t-1} + b_c)
+    o_t = sigma(W_xo * x_t + W_ho * h_{t-1} + W_co o c_t + b_o)
+    h_t = o_t o tanh(c_t)
+
+`*` is a convolution and `o` the Hadamard product. The four input and hidden convolutions are one
+convolution over `[x_t, h_{t-1}]`; the peephole weights `W_c?` are per-position, per-channel
+parameters and are optional (`peephole=False` gives the common variant without them).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+
+class ConvLSTMCell(nn.Module):
+  """One ConvLSTM step: `((c, h), x_t) -> ((c, h), h)` on `[B, H, W, C]` maps."""
+  features: int
+  kernel_size: tuple[int, int] = (3, 3)
+  peephole: bool = False
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, carry, x):
+    c, h = carry
+    gates = nn.Conv(4 * self.features, self.kernel_size, dtype=self.dtype, name='gates')(
+        jnp.concatenate([x, h.astype(x.dtype)], axis=-1))
+    i, f, g, o = jnp.split(gates.astype(jnp.float32), 4, axis=-1)
+    if self.peephole:
+      shape = c.shape[1:]
+      w_ci = self.param('w_ci', nn.initializers.zeros_init(), shape)
+      w_cf = self.param('w_cf', nn.initializers.zeros_init(), shape)
+      w_co = self.param('w_co', nn.initializers.zeros_init(), shape)
+      i = i + w_ci * c
+      f = f + w_cf * c
+    c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+    if self.peephole:
+      o = o + w_co * c
+    h = jax.nn.sigmoid(o) * jnp.tanh(c)
+    return (c, h), h
+
+
+def zero_carry(batch_shape: tuple[int, ...], features: int):
+  """The all-zero `(c, h)` state for `[B, H, W]` maps with `features` channels, kept in float32."""
+  zeros = jnp.zeros((*batch_shape, features), jnp.float32)
+  return zeros, zeros
+
+
+class ConvLSTM(nn.Module):
+  """ConvLSTM over the time axis of `[B, T, H, W, C]`; returns every hidden state `[B, T, H, W, F]`.
+
+  The cell is scanned with shared parameters (`nn.scan`), so compile time does not grow with T.
+  """
+  features: int
+  kernel_size: tuple[int, int] = (3, 3)
+  peephole: bool = False
+  unroll: int = 1
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x):
+    scan = nn.scan(ConvLSTMCell, variable_broadcast='params', split_rngs={'params': False},
+                   in_axes=1, out_axes=1, unroll=self.unroll)
+    cell = scan(self.features, self.kernel_size, self.peephole, self.dtype, name='cell')
+    carry = zero_carry((x.shape[0], *x.shape[2:4]), self.features)
+    _, hidden = cell(carry, x)
+    return hidden

@@ -1,0 +1,63 @@
+"""The main system: 3D-ResNet34 + ConvLSTM + Transformer, fused and classified.
+
+    clip -> ResNet3D -> feature maps F [B, T', h, w, C]
+         -> ConvLSTM over T' -> last hidden state, spatially averaged      (temporal feature)
+         -> spatial average of F -> frame tokens [B, T', C] -> Transformer -> CLS (attention feature)
+         -> concatenation -> dropout -> dense -> logits
+
+`use_convlstm` / `use_transformer` give the four rows of the paper's ablation; with both off the
+backbone's globally averaged features are classified directly.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from emojax.models.convlstm import ConvLSTM
+from emojax.models.resnet3d import resnet3d
+from emojax.models.transformer import TransformerEncoder
+
+
+class EmotionNet(nn.Module):
+  """`[B, T, H, W, 3]` float clips -> logits `[B, num_classes]` (float32)."""
+  num_classes: int
+  depth: int = 34
+  width: int = 64
+  temporal_strides: Sequence[int] = (1, 1, 1, 1, 1)
+  use_convlstm: bool = True
+  use_transformer: bool = True
+  convlstm_features: int | None = None  # default: half the backbone's output channels
+  convlstm_peephole: bool = False
+  transformer_dim: int | None = None  # default: the backbone's output channels
+  num_layers: int = 2
+  num_heads: int = 8
+  mlp_ratio: float = 2.0
+  positional: str = 'sinusoidal'
+  max_len: int = 65
+  dropout_rate: float = 0.0
+  scan_unroll: int = 1
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool = True):
+    features = resnet3d(self.depth, num_filters=self.width, temporal_strides=self.temporal_strides,
+                        dtype=self.dtype, name='backbone')(x, train)
+    channels = features.shape[-1]
+    fused = []
+    if self.use_convlstm:
+      hidden = ConvLSTM(self.convlstm_features or channels // 2, peephole=self.convlstm_peephole,
+                        unroll=self.scan_unroll, dtype=self.dtype, name='convlstm')(features)
+      fused.append(hidden[:, -1].mean(axis=(1, 2)))
+    if self.use_transformer:
+      tokens = features.mean(axis=(2, 3))
+      fused.append(TransformerEncoder(
+          self.transformer_dim or channels, self.num_layers, self.num_heads, self.mlp_ratio,
+          self.dropout_rate, self.positional, self.max_len, self.dtype, name='transformer')(
+              tokens, train))
+    if not fused:
+      fused.append(features.mean(axis=(1, 2, 3)))
+    x = jnp.concatenate([f.astype(jnp.float32) for f in fused], axis=-1)
+    x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
+    return nn.Dense(self.num_classes, name='head')(x)

@@ -1,0 +1,107 @@
+"""3D ResNets (Hara et al., "Can Spatiotemporal 3D CNNs Retrace the History of 2D CNNs?").
+
+The network returns the last stage's feature map `[B, T', H', W', C]` rather than logits so that the
+temporal modules of `EmotionNet` can read every remaining frame. By default time is never strided
+(stem, max-pool and stages stride only H and W, as in the PyTorch peer), so a 16-frame clip keeps 16
+feature frames; `temporal_strides` trades that for speed.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+ModuleDef = Any
+
+
+class BasicBlock3D(nn.Module):
+  """Two 3x3x3 convolutions with a residual connection."""
+  filters: int
+  conv: ModuleDef
+  norm: ModuleDef
+  act: Callable = nn.relu
+  strides: tuple[int, int, int] = (1, 1, 1)
+
+  @nn.compact
+  def __call__(self, x):
+    residual = x
+    y = self.conv(self.filters, (3, 3, 3), self.strides)(x)
+    y = self.act(self.norm()(y))
+    y = self.conv(self.filters, (3, 3, 3))(y)
+    y = self.norm(scale_init=nn.initializers.zeros_init())(y)
+    if residual.shape != y.shape:
+      residual = self.conv(self.filters, (1, 1, 1), self.strides, name='conv_proj')(residual)
+      residual = self.norm(name='norm_proj')(residual)
+    return self.act(residual + y)
+
+
+class Bottleneck3D(nn.Module):
+  """1x1x1 -> 3x3x3 -> 1x1x1 (x4 channels) with a residual connection."""
+  filters: int
+  conv: ModuleDef
+  norm: ModuleDef
+  act: Callable = nn.relu
+  strides: tuple[int, int, int] = (1, 1, 1)
+
+  @nn.compact
+  def __call__(self, x):
+    residual = x
+    y = self.act(self.norm()(self.conv(self.filters, (1, 1, 1))(x)))
+    y = self.act(self.norm()(self.conv(self.filters, (3, 3, 3), self.strides)(y)))
+    y = self.conv(self.filters * 4, (1, 1, 1))(y)
+    y = self.norm(scale_init=nn.initializers.zeros_init())(y)
+    if residual.shape != y.shape:
+      residual = self.conv(self.filters * 4, (1, 1, 1), self.strides, name='conv_proj')(residual)
+      residual = self.norm(name='norm_proj')(residual)
+    return self.act(residual + y)
+
+
+class ResNet3D(nn.Module):
+  """3D ResNet feature extractor: `[B, T, H, W, C]` -> `[B, T', H', W', C']`.
+
+  `num_filters` is the first stage's width (64 in the paper; smaller for the demo and tests); the
+  stages double it. `temporal_strides` gives the time stride of the stem and of each stage.
+  """
+  stage_sizes: Sequence[int]
+  block_cls: ModuleDef = BasicBlock3D
+  num_filters: int = 64
+  stem_kernel: tuple[int, int, int] = (7, 7, 7)
+  temporal_strides: Sequence[int] = (1, 1, 1, 1, 1)
+  max_pool: bool = True
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool = True):
+    if len(self.temporal_strides) != len(self.stage_sizes) + 1:
+      raise ValueError(f'temporal_strides needs {len(self.stage_sizes) + 1} entries (stem + one per '
+                       f'stage), got {tuple(self.temporal_strides)}')
+    conv = functools.partial(nn.Conv, use_bias=False, dtype=self.dtype)
+    norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=0.9,
+                             epsilon=1e-5, dtype=self.dtype)
+    x = conv(self.num_filters, self.stem_kernel, (self.temporal_strides[0], 2, 2),
+             name='conv_init')(x.astype(self.dtype))
+    x = nn.relu(norm(name='bn_init')(x))
+    if self.max_pool:
+      x = nn.max_pool(x, (3, 3, 3), strides=(1, 2, 2), padding='SAME')
+    for i, block_size in enumerate(self.stage_sizes):
+      for j in range(block_size):
+        strides = (self.temporal_strides[i + 1], 2, 2) if i > 0 and j == 0 else (1, 1, 1)
+        x = self.block_cls(self.num_filters * 2**i, conv=conv, norm=norm, strides=strides)(x)
+    return x
+
+
+ResNet3D10 = functools.partial(ResNet3D, stage_sizes=(1, 1, 1, 1))
+ResNet3D18 = functools.partial(ResNet3D, stage_sizes=(2, 2, 2, 2))
+ResNet3D34 = functools.partial(ResNet3D, stage_sizes=(3, 4, 6, 3))
+ResNet3D50 = functools.partial(ResNet3D, stage_sizes=(3, 4, 6, 3), block_cls=Bottleneck3D)
+
+RESNETS = {10: ResNet3D10, 18: ResNet3D18, 34: ResNet3D34, 50: ResNet3D50}
+
+
+def resnet3d(depth: int, **kwargs) -> ResNet3D:
+  """The 3D ResNet of the given depth (10, 18, 34 or 50)."""
+  if depth not in RESNETS:
+    raise ValueError(f'config.model.depth={depth}: expected one of {sorted(RESNETS)}')
+  return RESNETS[depth](**kwargs)

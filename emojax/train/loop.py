@@ -1,0 +1,145 @@
+"""Train and evaluate one fold: epochs, per-epoch test evaluation, Orbax checkpoints that resume.
+
+The fold's reported accuracy is its final-epoch test accuracy: the test subjects never select a
+model. An optional validation split of training subjects may stop training early.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from typing import Sequence
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+from jax.experimental import multihost_utils
+
+import grain
+from emojax import models
+from emojax.data import pipeline
+from emojax.train import metrics as metrics_lib
+from emojax.train import state as state_lib
+from emojax.train import steps as steps_lib
+
+
+@dataclasses.dataclass
+class FoldData:
+  """One fold's examples: a source and the indices of its train / test (/ validation) examples."""
+  source: object
+  train: np.ndarray
+  test: np.ndarray
+  class_names: Sequence[str]
+  validation: np.ndarray | None = None
+
+
+def evaluate(eval_fn, state, source, indices, config, mesh) -> np.ndarray:
+  """Confusion matrix of the model on the examples `indices` (all processes take part)."""
+  num_classes = config.num_classes
+  matrix = np.zeros((num_classes, num_classes), np.int64)
+  for batch in pipeline.eval_batches(source, indices, config):
+    logits = eval_fn(state, steps_lib.shard_batch(batch, mesh))
+    logits, labels, mask = (multihost_utils.process_allgather(x, tiled=True)
+                            for x in (logits, batch['label'], batch['mask']))
+    matrix += metrics_lib.confusion_matrix(labels[mask], np.argmax(logits[mask], -1), num_classes)
+  return matrix
+
+
+def checkpoint_manager(directory: str, config) -> ocp.CheckpointManager:
+  options = ocp.CheckpointManagerOptions(max_to_keep=config.keep_checkpoints, create=True,
+                                         enable_async_checkpointing=False)
+  return ocp.CheckpointManager(os.path.abspath(directory), options=options)
+
+
+def train_fold(config, workdir: str, data: FoldData, fold: int = 0, mesh=None, log=print) -> dict:
+  """Trains on `data.train`, evaluates on `data.test` every epoch; resumes from `workdir`.
+
+  Returns the fold's final test metrics (see `metrics.summarize`) and its per-epoch history.
+  """
+  mesh = mesh or steps_lib.make_mesh()
+  steps_per_epoch = len(data.train) // config.batch_size
+  if steps_per_epoch == 0:
+    raise ValueError(f'config.batch_size={config.batch_size} exceeds the {len(data.train)} training '
+                     f'examples of fold {fold}')
+  total_steps = steps_per_epoch * config.num_epochs
+  model = models.create_model(config)
+  tx = state_lib.make_optimizer(config, steps_per_epoch)
+  init_rng, step_rng = jax.random.split(jax.random.fold_in(jax.random.key(config.seed), fold))
+  init = jax.jit(lambda rng: state_lib.create_train_state(
+      model, tx, rng, models.input_shape(config)), out_shardings=steps_lib.replicated(mesh))
+  state = init(init_rng)
+  step_rng = steps_lib.replicate(step_rng, mesh)
+  train_fn, eval_fn = steps_lib.compile_steps(mesh, config.label_smoothing)
+  train_iter = iter(pipeline.train_dataset(data.source, data.train, config, seed=config.seed + fold))
+
+  manager = checkpoint_manager(os.path.join(workdir, 'checkpoints'), config)
+  history: list[dict] = []
+  start = 0
+  if manager.latest_step() is not None:
+    start = manager.latest_step()
+    restored = manager.restore(start, args=ocp.args.Composite(
+        state=ocp.args.StandardRestore(state), data=grain.checkpoint.CheckpointRestore(train_iter),
+        history=ocp.args.JsonRestore()))
+    state, history = restored['state'], restored['history']['epochs']
+    log(f'fold {fold}: resumed at step {start} (epoch {start / steps_per_epoch:.2f})')
+
+  def save(step):
+    manager.save(step, args=ocp.args.Composite(
+        state=ocp.args.StandardSave(state), data=grain.checkpoint.CheckpointSave(train_iter),
+        history=ocp.args.JsonSave({'epochs': history})), force=True)
+
+  best_val, patience_left = -1.0, config.early_stopping_patience
+  window, window_start, seen = [], time.perf_counter(), 0
+  progress = _progress(total_steps, start, fold)
+  for step in range(start, total_steps):
+    batch = steps_lib.shard_batch(next(train_iter), mesh)
+    state, step_metrics = train_fn(state, batch, step_rng)
+    window.append(step_metrics)
+    seen += config.batch_size
+    done = step + 1
+    if done % config.log_every_steps == 0 or done % steps_per_epoch == 0:
+      fetched = jax.device_get(window)
+      loss = float(np.mean([m['loss'] for m in fetched]))
+      train_acc = float(np.mean([m['accuracy'] for m in fetched]))
+      rate = seen / (time.perf_counter() - window_start)
+      progress.set_postfix(epoch=done // steps_per_epoch, loss=f'{loss:.3f}',
+                           acc=f'{train_acc:.3f}', clips_s=f'{rate:.1f}')
+      window, window_start, seen = [], time.perf_counter(), 0
+    progress.update(1)
+    if done % steps_per_epoch == 0:
+      epoch = done // steps_per_epoch
+      test = metrics_lib.accuracy(evaluate(eval_fn, state, data.source, data.test, config, mesh))
+      record = {'epoch': epoch, 'step': done, 'train_loss': loss, 'train_accuracy': train_acc,
+                'test_accuracy': test, 'clips_per_s': rate}
+      if data.validation is not None and len(data.validation):
+        record['val_accuracy'] = metrics_lib.accuracy(
+            evaluate(eval_fn, state, data.source, data.validation, config, mesh))
+      history.append(record)
+      log(f'fold {fold} epoch {epoch}/{config.num_epochs}: ' +
+          ' '.join(f'{k}={v:.4f}' for k, v in record.items() if isinstance(v, float)))
+      save(done)
+      if 'val_accuracy' in record and config.early_stopping_patience:
+        if record['val_accuracy'] > best_val:
+          best_val, patience_left = record['val_accuracy'], config.early_stopping_patience
+        else:
+          patience_left -= 1
+          if patience_left <= 0:
+            log(f'fold {fold}: early stop at epoch {epoch}')
+            break
+    elif done % config.checkpoint_every_steps == 0:
+      save(done)
+  progress.close()
+  manager.wait_until_finished()
+
+  matrix = evaluate(eval_fn, state, data.source, data.test, config, mesh)
+  result = metrics_lib.summarize(matrix, data.class_names)
+  result.update(steps=int(jax.device_get(state.step)), history=history)
+  manager.close()
+  return result
+
+
+def _progress(total: int, initial: int, fold: int):
+  from tqdm.auto import tqdm
+  return tqdm(total=total, initial=initial, desc=f'fold {fold}', unit='step', dynamic_ncols=True,
+              disable=jax.process_index() != 0, mininterval=2.0)

@@ -1,0 +1,111 @@
+"""Results files of a cross-validation run: results.json, results.csv, confusion matrices, curves."""
+from __future__ import annotations
+
+import csv
+import importlib.metadata
+import json
+import os
+from typing import Sequence
+
+import numpy as np
+
+PACKAGES = ('emojax', 'jax', 'jaxlib', 'flax', 'optax', 'orbax-checkpoint', 'grain',
+            'tensorflow-datasets', 'numpy', 'opencv-python-headless')
+
+
+def package_versions() -> dict:
+  versions = {}
+  for name in PACKAGES:
+    try:
+      versions[name] = importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+      versions[name] = None
+  return versions
+
+
+def mean_std(values: Sequence[float]) -> dict:
+  values = np.asarray(values, np.float64)
+  return {'mean': float(values.mean()), 'std': float(values.std(ddof=0)), 'n': int(values.size)}
+
+
+def plot_confusion(matrix, class_names, path: str, title: str) -> None:
+  """Counts (left) and row-normalised recall (right) side by side."""
+  import matplotlib
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt
+  matrix = np.asarray(matrix)
+  normalized = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+  fig, axes = plt.subplots(1, 2, figsize=(11, 4.8))
+  for ax, values, fmt, sub in ((axes[0], matrix, 'd', 'counts'),
+                               (axes[1], normalized, '.2f', 'row-normalised')):
+    ax.imshow(values, cmap='Blues', vmin=0)
+    ax.set(xticks=range(len(class_names)), yticks=range(len(class_names)),
+           xticklabels=class_names, yticklabels=class_names, xlabel='predicted', ylabel='true',
+           title=f'{title} ({sub})')
+    ax.tick_params(axis='x', rotation=45)
+    peak = values.max() if values.size else 0
+    for (i, j), v in np.ndenumerate(values):
+      ax.text(j, i, format(v, fmt), ha='center', va='center', fontsize=8,
+              color='white' if peak and v > 0.6 * peak else 'black')
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+
+
+def plot_history(history: Sequence[dict], path: str, title: str) -> None:
+  """Training loss and train / test (/ validation) accuracy per epoch."""
+  import matplotlib
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt
+  epochs = [h['epoch'] for h in history]
+  fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.8))
+  ax_loss.plot(epochs, [h['train_loss'] for h in history])
+  ax_loss.set(xlabel='epoch', ylabel='train loss', title=title)
+  for key in ('train_accuracy', 'test_accuracy', 'val_accuracy'):
+    if history and key in history[0]:
+      ax_acc.plot(epochs, [h[key] for h in history], label=key.replace('_', ' '))
+  ax_acc.set(xlabel='epoch', ylabel='accuracy', ylim=(0, 1), title=title)
+  ax_acc.legend()
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+
+
+def write_results(workdir: str, folds: dict, assignment: Sequence[Sequence[str]], class_names,
+                  config) -> dict:
+  """Writes results.json / results.csv / confusion_matrix.png for the folds run so far."""
+  keys = sorted(folds)
+  total = np.sum([folds[k]['confusion_matrix'] for k in keys], axis=0)
+  results = {
+      'dataset': config.dataset.name,
+      'model': config.model.name,
+      'protocol': config.protocol,
+      'class_names': list(class_names),
+      'folds': {str(k): {key: v for key, v in folds[k].items() if key != 'history'} for k in keys},
+      'accuracy': mean_std([folds[k]['accuracy'] for k in keys]),
+      'uar': mean_std([folds[k]['uar'] for k in keys]),
+      'confusion_matrix': total.tolist(),
+      'pooled_accuracy': float(np.trace(total) / max(total.sum(), 1)),
+      'fold_assignment': [list(f) for f in assignment],
+      'config': json.loads(config.to_json()),
+      'versions': package_versions(),
+  }
+  with open(os.path.join(workdir, 'results.json'), 'w') as f:
+    json.dump(results, f, indent=2)
+  with open(os.path.join(workdir, 'results.csv'), 'w', newline='') as f:
+    writer = csv.writer(f)
+    writer.writerow(['fold', 'test_subjects', 'num_test', 'accuracy', 'uar', 'steps',
+                     *[f'recall_{c}' for c in class_names]])
+    for k in keys:
+      r = folds[k]
+      writer.writerow([k, ' '.join(r['test_subjects']), r['num_examples'], f"{r['accuracy']:.4f}",
+                       f"{r['uar']:.4f}", r['steps'],
+                       *['' if r['per_class_recall'][c] is None else
+                         f"{r['per_class_recall'][c]:.4f}" for c in class_names]])
+    writer.writerow(['mean', '', '', f"{results['accuracy']['mean']:.4f}",
+                     f"{results['uar']['mean']:.4f}", '', *[''] * len(class_names)])
+    writer.writerow(['std', '', '', f"{results['accuracy']['std']:.4f}",
+                     f"{results['uar']['std']:.4f}", '', *[''] * len(class_names)])
+  plot_confusion(total, class_names, os.path.join(workdir, 'confusion_matrix.png'),
+                 f'all folds ({len(keys)})')
+  return results

@@ -1,0 +1,59 @@
+"""Train state (parameters, BatchNorm statistics, optimizer state) and the optimizer."""
+from __future__ import annotations
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+from flax.training import train_state
+
+
+class TrainState(train_state.TrainState):
+  batch_stats: Any = None
+
+
+def learning_rate_schedule(config, steps_per_epoch: int) -> optax.Schedule:
+  """`config.schedule`: 'constant' (the papers), 'cosine', or 'step' (x0.1 at `lr_decay_epochs`),
+  each after `warmup_epochs` of linear warm-up."""
+  total = max(1, config.num_epochs * steps_per_epoch)
+  warmup = int(config.warmup_epochs * steps_per_epoch)
+  lr = config.learning_rate
+  if config.schedule == 'constant':
+    main = optax.constant_schedule(lr)
+  elif config.schedule == 'cosine':
+    main = optax.cosine_decay_schedule(lr, max(1, total - warmup))
+  elif config.schedule == 'step':
+    main = optax.piecewise_constant_schedule(
+        lr, {max(1, int(e * steps_per_epoch) - warmup): 0.1 for e in config.lr_decay_epochs})
+  else:
+    raise ValueError(f"config.schedule={config.schedule!r}: expected 'constant', 'cosine' or "
+                     "'step'")
+  if warmup <= 0:
+    return main
+  return optax.join_schedules([optax.linear_schedule(0.0, lr, warmup), main], [warmup])
+
+
+def make_optimizer(config, steps_per_epoch: int) -> optax.GradientTransformation:
+  """Adam (the papers' optimizer) with optional decoupled weight decay and gradient clipping."""
+  schedule = learning_rate_schedule(config, steps_per_epoch)
+  if config.optimizer == 'adam':
+    opt = optax.adamw(schedule, weight_decay=config.weight_decay) if config.weight_decay else (
+        optax.adam(schedule))
+  elif config.optimizer == 'sgd':
+    opt = optax.chain(optax.add_decayed_weights(config.weight_decay),
+                      optax.sgd(schedule, momentum=0.9, nesterov=True))
+  else:
+    raise ValueError(f"config.optimizer={config.optimizer!r}: expected 'adam' or 'sgd'")
+  if config.grad_clip_norm:
+    opt = optax.chain(optax.clip_by_global_norm(config.grad_clip_norm), opt)
+  return opt
+
+
+def create_train_state(model: nn.Module, tx: optax.GradientTransformation, rng: jax.Array,
+                       input_shape: tuple[int, ...]) -> TrainState:
+  """Initialises the model on a zero clip of `input_shape` and wraps it with its optimizer."""
+  variables = model.init(rng, jnp.zeros(input_shape, jnp.float32), train=False)
+  return TrainState.create(apply_fn=model.apply, params=variables['params'], tx=tx,
+                           batch_stats=variables.get('batch_stats', {}))

@@ -1,0 +1,44 @@
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+
+def tiny_config(**overrides):
+  """The demo config shrunk so a jit compiles in seconds: depth 10, width 4, 4 frames of 32x32."""
+  from configs import demo
+  config = demo.get_config()
+  config.dataset.config = 'tiny'
+  config.num_frames = 4
+  config.image_size = 24
+  config.model.depth = 10
+  config.model.width = 4
+  config.model.num_heads = 2
+  config.model.num_layers = 1
+  config.batch_size = 4
+  config.eval_batch_size = 8
+  config.num_epochs = 1
+  config.num_folds = 3
+  config.log_every_steps = 2
+  config.data_threads = 1
+  for key, value in overrides.items():
+    target = config
+    *path, last = key.split('.')
+    for p in path:
+      target = target[p]
+    target[last] = value
+  return config
+
+
+@pytest.fixture
+def make_config():
+  return tiny_config
+
+
+@pytest.fixture(scope='session')
+def tfds_dir(tmp_path_factory):
+  """A TFDS data_dir shared by the session, so the generated datasets are built once."""
+  return str(tmp_path_factory.mktemp('tfds'))

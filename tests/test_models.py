@@ -1,0 +1,186 @@
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from emojax import models
+from emojax.models.convlstm import ConvLSTM, ConvLSTMCell, zero_carry
+from emojax.models.emotion_net import EmotionNet
+from emojax.models.resnet3d import ResNet3D18, ResNet3D34, resnet3d
+from emojax.models.transformer import TransformerEncoder, sinusoidal_encoding
+
+
+def _init_apply(module, x, train=False, **kw):
+  variables = module.init(jax.random.key(0), x, train=False, **kw)
+  return variables, module.apply(variables, x, train=train,
+                                 mutable=['batch_stats'] if train else False, **kw)
+
+
+@pytest.mark.parametrize('depth,stages', [(18, (2, 2, 2, 2)), (34, (3, 4, 6, 3))])
+def test_resnet3d_keeps_time_and_downsamples_space(depth, stages):
+  net = resnet3d(depth, num_filters=4)
+  assert tuple(net.stage_sizes) == stages
+  x = jnp.zeros((2, 8, 32, 32, 3))
+  out = jax.eval_shape(lambda: net.init_with_output(jax.random.key(0), x, train=False)[0])
+  assert out.shape == (2, 8, 1, 1, 32)
+
+
+def test_resnet3d_temporal_strides():
+  net = ResNet3D18(num_filters=4, temporal_strides=(1, 1, 2, 2, 1))
+  out = jax.eval_shape(lambda: net.init_with_output(
+      jax.random.key(0), jnp.zeros((1, 16, 32, 32, 3)), train=False)[0])
+  assert out.shape[1] == 4
+
+
+def test_resnet3d_rejects_wrong_number_of_temporal_strides():
+  with pytest.raises(ValueError, match='temporal_strides'):
+    ResNet3D34(num_filters=4, temporal_strides=(1, 2)).init(
+        jax.random.key(0), jnp.zeros((1, 4, 16, 16, 3)), train=False)
+
+
+def test_unknown_depth_names_the_setting():
+  with pytest.raises(ValueError, match='config.model.depth=20'):
+    resnet3d(20)
+
+
+@pytest.mark.parametrize('peephole', [False, True])
+def test_convlstm_scan_equals_python_loop(peephole):
+  x = jax.random.normal(jax.random.key(1), (2, 5, 6, 6, 3))
+  layer = ConvLSTM(4, peephole=peephole)
+  variables = layer.init(jax.random.key(0), x)
+  params = variables['params']['cell']
+  if peephole:  # zero-initialised: make them matter
+    params = {**params, **{k: jax.random.normal(jax.random.key(i), v.shape)
+                           for i, (k, v) in enumerate(params.items()) if k.startswith('w_c')}}
+    variables = {'params': {'cell': params}}
+  scanned = layer.apply(variables, x)
+  cell = ConvLSTMCell(4, peephole=peephole)
+  carry = zero_carry((2, 6, 6), 4)
+  looped = []
+  for t in range(x.shape[1]):
+    carry, h = cell.apply({'params': params}, carry, x[:, t])
+    looped.append(h)
+  assert scanned.shape == (2, 5, 6, 6, 4)
+  np.testing.assert_allclose(scanned, jnp.stack(looped, 1), rtol=1e-5, atol=1e-6)
+
+
+def test_convlstm_state_carries_information_forward():
+  """The last hidden state depends on the first frame."""
+  layer = ConvLSTM(4)
+  x = jax.random.normal(jax.random.key(1), (1, 4, 5, 5, 3))
+  variables = layer.init(jax.random.key(0), x)
+  changed = x.at[:, 0].add(1.0)
+  assert not np.allclose(layer.apply(variables, x)[:, -1], layer.apply(variables, changed)[:, -1])
+
+
+def test_transformer_encoder_outputs_cls_feature():
+  enc = TransformerEncoder(dim=16, num_layers=2, num_heads=4)
+  x = jax.random.normal(jax.random.key(0), (3, 7, 10))
+  variables, (out, _) = _init_apply(enc, x, train=True)
+  assert out.shape == (3, 16)
+  assert 'cls_norm' in variables['batch_stats']
+  # LeakyReLU FFN of two dense layers in every block.
+  ffn = variables['params']['block_0']['FeedForward_0']
+  assert set(ffn) == {'Dense_0', 'Dense_1'}
+
+
+def test_transformer_is_permutation_sensitive_through_positional_encoding():
+  enc = TransformerEncoder(dim=8, num_layers=1, num_heads=2)
+  x = jax.random.normal(jax.random.key(0), (1, 5, 8))
+  variables = enc.init(jax.random.key(1), x, train=False)
+  out = enc.apply(variables, x, train=False)
+  out_rev = enc.apply(variables, x[:, ::-1], train=False)
+  assert not np.allclose(out, out_rev, atol=1e-5)
+
+
+def test_sinusoidal_encoding_values():
+  table = sinusoidal_encoding(4, 6)
+  np.testing.assert_allclose(table[0], [0, 1, 0, 1, 0, 1])
+  np.testing.assert_allclose(table[1, 0], np.sin(1.0), rtol=1e-6)
+
+
+def test_learned_positions_reject_long_clips():
+  enc = TransformerEncoder(dim=8, num_layers=1, num_heads=2, positional='learned', max_len=5)
+  with pytest.raises(ValueError, match='config.model.max_len=5'):
+    enc.init(jax.random.key(0), jnp.zeros((1, 8, 8)), train=False)
+
+
+ABLATION = [(False, False), (True, False), (False, True), (True, True)]
+
+
+@pytest.mark.parametrize('use_convlstm,use_transformer', ABLATION)
+def test_emotion_net_ablation_rows(use_convlstm, use_transformer):
+  net = EmotionNet(num_classes=6, depth=10, width=4, num_heads=2, num_layers=1,
+                   use_convlstm=use_convlstm, use_transformer=use_transformer)
+  variables, (logits, _) = _init_apply(net, jnp.zeros((2, 4, 24, 24, 3)), train=True)
+  assert logits.shape == (2, 6) and logits.dtype == jnp.float32
+  assert ('convlstm' in variables['params']) == use_convlstm
+  assert ('transformer' in variables['params']) == use_transformer
+
+
+def test_gradients_reach_every_parameter():
+  net = EmotionNet(num_classes=6, depth=10, width=4, num_heads=2, num_layers=1,
+                   convlstm_peephole=True)
+  x = jax.random.normal(jax.random.key(0), (2, 4, 24, 24, 3))
+  variables = net.init(jax.random.key(1), x, train=False)
+  # Zero-initialised residual-branch scales and peepholes would hide the layers behind them.
+  leaves, treedef = jax.tree.flatten(variables['params'])
+  keys = jax.random.split(jax.random.key(2), len(leaves))
+  params = jax.tree.unflatten(treedef, [p + 0.1 * jax.random.normal(k, p.shape)
+                                        for p, k in zip(leaves, keys)])
+
+  def loss(params):
+    logits, _ = net.apply({'params': params, 'batch_stats': variables['batch_stats']}, x,
+                          train=True, mutable=['batch_stats'])
+    return jax.nn.log_softmax(logits)[:, 0].sum()
+
+  grads = jax.grad(loss)(params)
+  flat = jax.tree_util.tree_leaves_with_path(grads)
+  zero = [jax.tree_util.keystr(p) for p, g in flat if not np.any(np.asarray(g) != 0)]
+  assert not zero, f'parameters without gradient: {zero}'
+
+
+def test_full_size_emotion_net_parameter_count():
+  """The paper-size network (ResNet34 at width 64) has about 75M parameters."""
+  net = EmotionNet(num_classes=6)
+  shapes = jax.eval_shape(lambda: net.init(jax.random.key(0), jnp.zeros((1, 16, 112, 112, 3)),
+                                           train=False))
+  count = sum(np.prod(x.shape) for x in jax.tree.leaves(shapes['params']))
+  assert 70e6 < count < 80e6
+
+
+def test_registry_builds_from_config(make_config):
+  config = make_config()
+  model = models.create_model(config)
+  assert isinstance(model, EmotionNet) and model.width == 4 and model.num_classes == 6
+
+
+def test_registry_unknown_model_names_the_setting(make_config):
+  with pytest.raises(ValueError, match="config.model.name='resnet9000'"):
+    models.create_model(make_config(**{'model.name': 'resnet9000'}))
+
+
+def test_registry_unknown_field_names_the_setting(make_config):
+  config = make_config()
+  with config.unlocked():
+    config.model.widht = 3
+  with pytest.raises(ValueError, match='config.model.widht'):
+    models.create_model(config)
+
+
+def test_clip_length_the_model_cannot_take_names_the_setting(make_config):
+  config = make_config(**{'num_frames': 16})
+  with config.unlocked():
+    config.model.positional = 'learned'
+    config.model.max_len = 9
+  with pytest.raises(ValueError, match='config.model.max_len=9'):
+    models.check_input(models.create_model(config), config)
+
+
+def test_bfloat16_model_returns_float32_logits():
+  net = EmotionNet(num_classes=6, depth=10, width=4, num_heads=2, num_layers=1,
+                   dtype=jnp.bfloat16)
+  _, logits = _init_apply(net, jnp.zeros((1, 4, 16, 16, 3)))
+  assert logits.dtype == jnp.float32
