@@ -11,10 +11,17 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from emojax.models.attention_lstm import AttentionLSTMNet
 from emojax.models.emotion_net import EmotionNet
+from emojax.models.p3d import C3D, P3DNet
+from emojax.models.two_stream import RFSCNN
 
 MODELS: dict[str, type[nn.Module]] = {
     'emotion_net': EmotionNet,
+    'p3d': P3DNet,
+    'c3d': C3D,
+    'attention_lstm': AttentionLSTMNet,
+    'rfscnn': RFSCNN,
 }
 
 DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16, 'float16': jnp.float16}

@@ -38,12 +38,13 @@ class EmotionNet(nn.Module):
   max_len: int = 65
   dropout_rate: float = 0.0
   scan_unroll: int = 1
+  conv_impl: str = 'auto'
   dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, train: bool = True):
     features = resnet3d(self.depth, num_filters=self.width, temporal_strides=self.temporal_strides,
-                        dtype=self.dtype, name='backbone')(x, train)
+                        conv_impl=self.conv_impl, dtype=self.dtype, name='backbone')(x, train)
     channels = features.shape[-1]
     fused = []
     if self.use_convlstm:

@@ -19,6 +19,7 @@ from jax.experimental import multihost_utils
 import grain
 from emojax import models
 from emojax.data import pipeline
+from emojax.train import checkpoint
 from emojax.train import metrics as metrics_lib
 from emojax.train import state as state_lib
 from emojax.train import steps as steps_lib
@@ -46,12 +47,6 @@ def evaluate(eval_fn, state, source, indices, config, mesh) -> np.ndarray:
   return matrix
 
 
-def checkpoint_manager(directory: str, config) -> ocp.CheckpointManager:
-  options = ocp.CheckpointManagerOptions(max_to_keep=config.keep_checkpoints, create=True,
-                                         enable_async_checkpointing=False)
-  return ocp.CheckpointManager(os.path.abspath(directory), options=options)
-
-
 def train_fold(config, workdir: str, data: FoldData, fold: int = 0, mesh=None, log=print) -> dict:
   """Trains on `data.train`, evaluates on `data.test` every epoch; resumes from `workdir`.
 
@@ -73,7 +68,7 @@ def train_fold(config, workdir: str, data: FoldData, fold: int = 0, mesh=None, l
   train_fn, eval_fn = steps_lib.compile_steps(mesh, config.label_smoothing)
   train_iter = iter(pipeline.train_dataset(data.source, data.train, config, seed=config.seed + fold))
 
-  manager = checkpoint_manager(os.path.join(workdir, 'checkpoints'), config)
+  manager = checkpoint.checkpoint_manager(os.path.join(workdir, 'checkpoints'), config)
   history: list[dict] = []
   start = 0
   if manager.latest_step() is not None:

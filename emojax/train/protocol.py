@@ -14,7 +14,7 @@ import numpy as np
 from emojax import models
 from emojax.data import folds as folds_lib
 from emojax.data import pipeline
-from emojax.train import loop, report, steps
+from emojax.train import checkpoint, loop, report, steps
 
 
 def check_config(config) -> None:
@@ -31,6 +31,8 @@ def train_and_evaluate(config, workdir: str, log=print) -> dict:
   """Runs `config.protocol` over `config.dataset` in `workdir`; returns the results dict."""
   check_config(config)
   os.makedirs(workdir, exist_ok=True)
+  if jax.process_index() == 0:
+    checkpoint.save_config(config, workdir)
   source, class_names = pipeline.load_source(config)
   if len(class_names) != config.num_classes:
     raise ValueError(f'config.num_classes={config.num_classes} but {config.dataset.name} has '

@@ -48,9 +48,14 @@ def eval_step(state: TrainState, batch: dict) -> jax.Array:
 
 
 def make_mesh(devices=None) -> jax.sharding.Mesh:
-  """A 1-D mesh named `data` over every device (of every process)."""
+  """A 1-D mesh named `data` over every device (of every process).
+
+  The axis is `Auto`: shardings are given at the jit boundary and the compiler propagates them
+  (make_mesh's default, `Explicit`, would demand them on every op inside the model).
+  """
   devices = jax.devices() if devices is None else devices
-  return jax.make_mesh((len(devices),), ('data',), devices=devices)
+  return jax.make_mesh((len(devices),), ('data',), axis_types=(jax.sharding.AxisType.Auto,),
+                       devices=devices)
 
 
 def compile_steps(mesh: jax.sharding.Mesh, label_smoothing: float = 0.0):

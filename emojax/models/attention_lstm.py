@@ -1,0 +1,141 @@
+"""ConvNet + attention LSTM (CHEAVD: ACC 38.49%, macro average recall 23.04%).
+
+    clip [B, T, H, W, C] -> frames [B*T, H, W, C] -> FrameCNN -> frame features [B, T, D]
+         -> LSTM over the T frames -> hidden states H = (h_1 .. h_N), N = T
+         -> attention (Wang et al., EMNLP 2016, as used by the paper):
+              M     = tanh(W_h H)            [B, N, d]
+              alpha = softmax(w^T M)         [B, N]     (over frames)
+              r     = H alpha^T              [B, d]     (attention-weighted sum of hidden states)
+              h*    = tanh(W_p r + W_x h_N)  [B, d]
+         -> dense softmax classifier on h*
+
+`use_attention=False` gives the plain-LSTM baseline (classifier on h_N).
+
+FrameCNN is AlexNet-like with 3x3 kernels for 100x100 faces: five convolutions
+`cnn_features=(96, 256, 384, 384, 256)` (the first with stride 2), overlapping 3x3/2 max-pools after
+the 1st, 2nd and 5th, BatchNorm in place of AlexNet's local response normalisation
+(`batch_norm`), then dense layers `fc_features`; the last dense layer's output is the frame
+feature. The paper's dense widths are not known; 1024 is the choice here.
+
+Training as in the paper, in two stages: the frame CNN is first trained on single frames with its
+own softmax (`FramePretrainNet`, which shares the `cnn` parameter names; see
+`emojax.train.finetune.pretrain_frame_cnn`), then the whole network is fine-tuned with the conv
+layers frozen (`freeze_cnn=True`: the optimizer leaves every parameter under `cnn/conv_` unchanged,
+see `emojax.train.finetune.freeze`; here the frozen layers' BatchNorm also runs on its running
+statistics and no gradient is computed through them).
+
+Recurrences run in float32 whatever `dtype` is (the CNN uses `dtype`).
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+FROZEN_PREFIX = 'cnn/conv_'  # parameter paths frozen by `freeze_cnn` (conv layers and their norms)
+
+
+class FrameCNN(nn.Module):
+  """AlexNet-like 2D CNN with 3x3 kernels: frames `[N, H, W, C]` -> features `[N, fc_features[-1]]`.
+
+  Conv layer k is `conv_k` (with BatchNorm `conv_k_bn`); dense layer k is `fc_k`. With `frozen`,
+  the conv layers' BatchNorm uses its running statistics and their output is a constant for the
+  gradient.
+  """
+  features: Sequence[int] = (96, 256, 384, 384, 256)
+  pool_after: Sequence[int] = (0, 1, 4)
+  fc_features: Sequence[int] = (1024, 1024)
+  first_stride: int = 2
+  batch_norm: bool = True
+  dropout_rate: float = 0.5
+  frozen: bool = False
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool = True):
+    x = x.astype(self.dtype)
+    for k, width in enumerate(self.features):
+      stride = self.first_stride if k == 0 else 1
+      x = nn.Conv(width, (3, 3), (stride, stride), use_bias=not self.batch_norm, dtype=self.dtype,
+                  name=f'conv_{k}')(x)
+      if self.batch_norm:
+        x = nn.BatchNorm(use_running_average=not train or self.frozen, momentum=0.9, epsilon=1e-5,
+                         dtype=self.dtype, name=f'conv_{k}_bn')(x)
+      x = nn.relu(x)
+      if k in self.pool_after:
+        x = nn.max_pool(x, (3, 3), strides=(2, 2), padding='SAME')
+    if self.frozen:
+      x = jax.lax.stop_gradient(x)
+    x = x.reshape(x.shape[0], -1)
+    for k, width in enumerate(self.fc_features):
+      x = nn.relu(nn.Dense(width, dtype=self.dtype, name=f'fc_{k}')(x))
+      x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
+    return x
+
+
+class LSTMAttention(nn.Module):
+  """`h* = tanh(W_p r + W_x h_N)` with `r = H softmax(w^T tanh(W_h H))^T`; returns `(h*, alpha)`.
+
+  `hidden` is `[B, N, d]`; parameters `w_h` (d x d), `w` (d x 1), `w_p`, `w_x` (d x d), no biases.
+  """
+
+  @nn.compact
+  def __call__(self, hidden):
+    d = hidden.shape[-1]
+    dense = lambda n, name: nn.Dense(n, use_bias=False, name=name)  # noqa: E731
+    m = jnp.tanh(dense(d, 'w_h')(hidden))
+    alpha = jax.nn.softmax(dense(1, 'w')(m)[..., 0], axis=-1)
+    r = jnp.einsum('bn,bnd->bd', alpha, hidden)
+    return jnp.tanh(dense(d, 'w_p')(r) + dense(d, 'w_x')(hidden[:, -1])), alpha
+
+
+def cnn_kwargs(model: 'AttentionLSTMNet') -> dict:
+  """The `FrameCNN` fields of an `AttentionLSTMNet`, so pre-training builds the same CNN."""
+  return dict(features=tuple(model.cnn_features), pool_after=tuple(model.pool_after),
+              fc_features=tuple(model.fc_features), first_stride=model.first_stride,
+              batch_norm=model.batch_norm, dropout_rate=model.dropout_rate, dtype=model.dtype)
+
+
+class AttentionLSTMNet(nn.Module):
+  """ConvNet + (attention) LSTM: `[B, T, H, W, C]` clips -> logits `[B, num_classes]` (float32)."""
+  num_classes: int
+  cnn_features: Sequence[int] = (96, 256, 384, 384, 256)
+  pool_after: Sequence[int] = (0, 1, 4)
+  fc_features: Sequence[int] = (1024, 1024)
+  first_stride: int = 2
+  batch_norm: bool = True
+  lstm_features: int = 512
+  use_attention: bool = True
+  freeze_cnn: bool = False
+  dropout_rate: float = 0.5
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool = True):
+    batch, frames = x.shape[:2]
+    feats = FrameCNN(**cnn_kwargs(self), frozen=self.freeze_cnn, name='cnn')(
+        x.reshape(batch * frames, *x.shape[2:]), train)
+    feats = feats.reshape(batch, frames, -1).astype(jnp.float32)
+    hidden = nn.RNN(nn.OptimizedLSTMCell(self.lstm_features), name='lstm')(feats)
+    if self.use_attention:
+      out, _ = LSTMAttention(name='attention')(hidden)
+    else:
+      out = hidden[:, -1]
+    out = nn.Dropout(self.dropout_rate, deterministic=not train)(out)
+    return nn.Dense(self.num_classes, name='head')(out)
+
+
+class FramePretrainNet(nn.Module):
+  """Frame-level pre-training network: `FrameCNN` (named `cnn`, as in `AttentionLSTMNet`) + softmax.
+
+  Takes single frames `[N, H, W, C]` and returns logits `[N, num_classes]`.
+  """
+  num_classes: int
+  cnn_config: Any  # `cnn_kwargs(model)` of the AttentionLSTMNet being pre-trained
+
+  @nn.compact
+  def __call__(self, x, train: bool = True):
+    feats = FrameCNN(**self.cnn_config, name='cnn')(x, train)
+    return nn.Dense(self.num_classes, name='frame_head')(feats.astype(jnp.float32))

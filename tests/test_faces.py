@@ -1,0 +1,192 @@
+"""MTCNN face detection and face tracks on real photographs (scikit-image's)."""
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+import skimage.data
+
+from emojax.data import faces
+
+S = 512  # Every frame is 512x512 so the jitted P-Net levels compile once.
+# The astronaut's face (checked by eye): x 180-268, y 60-173 in the 512x512 photo.
+FACE = np.array([181., 61., 268., 173.])
+
+
+@pytest.fixture(scope='module')
+def detector():
+  # min_face_size 52 (> 10% of 512, extract_face_track's default floor) keeps one
+  # pyramid for every call, and few levels; batch_size 4 keeps batch shapes few.
+  return faces.FaceDetector(min_face_size=52, batch_size=4)
+
+
+@pytest.fixture(scope='module')
+def astronaut():
+  return skimage.data.astronaut()
+
+
+def _canvas(image, scale=1.0, dx=0, dy=0, fill=100):
+  """`image` resized by `scale` and pasted at (dx, dy) (may be cut off) on an SxS frame."""
+  if scale != 1:
+    image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+  out = np.full((S, S, 3), fill, np.uint8)
+  h, w = image.shape[:2]
+  ys, xs = slice(max(dy, 0), min(dy + h, S)), slice(max(dx, 0), min(dx + w, S))
+  out[ys, xs] = image[ys.start - dy:ys.stop - dy, xs.start - dx:xs.stop - dx]
+  return out
+
+
+def test_weights_load_into_the_networks():
+  # load_params checks every array against the flax module's parameter shapes.
+  params = faces.load_params('onet')
+  assert params['params']['fc5']['kernel'].shape == (1152, 256)
+  assert params['params']['prelu1']['alpha'].shape == (32,)
+
+
+def test_astronaut_face_box_and_landmarks(detector, astronaut):
+  (det,) = detector(astronaut)
+  assert det.boxes.shape == (1, 4) and det.scores.shape == (1,)
+  assert det.landmarks.shape == (1, 5, 2)
+  assert det.scores[0] > 0.95
+  np.testing.assert_allclose(det.boxes[0], FACE, atol=12)
+  (lx, ly), (rx, ry), (nx, ny), (mlx, mly), (mrx, mry) = det.landmarks[0]
+  x1, y1, x2, y2 = det.boxes[0]
+  assert np.all((det.landmarks[0] > [x1, y1]) & (det.landmarks[0] < [x2, y2]))
+  assert lx < nx < rx and mlx < nx < mrx  # Left of the image to its right.
+  assert max(ly, ry) < ny < min(mly, mry)  # Eyes above nose above mouth.
+  assert 30 < rx - lx < 60  # Eye distance of a ~90 pixel wide face.
+
+
+def test_box_follows_scale_and_translation(detector, astronaut):
+  scale, dx, dy = 0.75, 120, 90
+  (det,) = detector(_canvas(astronaut, scale, dx, dy))
+  assert len(det.boxes) == 1
+  expected = FACE * scale + [dx, dy, dx, dy]
+  np.testing.assert_allclose(det.boxes[0], expected, atol=10)
+  (ref,) = detector(astronaut)
+  np.testing.assert_allclose(det.landmarks[0], ref.landmarks[0] * scale + [dx, dy], atol=6)
+
+
+def test_batch_matches_one_by_one(detector, astronaut):
+  frames = np.stack([astronaut, _canvas(astronaut, 0.75, 120, 90),
+                     _canvas(astronaut, 1, -40, 30), np.zeros_like(astronaut)])
+  batch = detector(frames)
+  assert len(batch) == 4 and len(batch[3].boxes) == 0
+  for frame, b in zip(frames, batch):
+    (single,) = detector(frame)
+    assert len(single.boxes) == len(b.boxes)
+    np.testing.assert_allclose(b.boxes, single.boxes, atol=0.05)
+    np.testing.assert_allclose(b.landmarks, single.landmarks, atol=0.05)
+    np.testing.assert_allclose(b.scores, single.scores, atol=1e-3)
+
+
+def test_lfw_faces_found_and_non_faces_not(detector):
+  """skimage's LFW subset: 25x25 crops, 100 faces then 100 non-faces. Tiled 4x4
+  (scaled to 80 pixels) on four frames: every face found once, nothing else."""
+  lfw = (skimage.data.lfw_subset() * 255).astype(np.uint8)
+
+  def tiles(images):
+    out = np.full((S, S, 3), 128, np.uint8)
+    for k, image in enumerate(images):
+      r, c = divmod(k, 4)
+      out[r * 128 + 24:r * 128 + 104, c * 128 + 24:c * 128 + 104] = cv2.resize(
+          image, (80, 80), interpolation=cv2.INTER_CUBIC)[..., None]
+    return out
+
+  frames = np.stack([tiles(lfw[0:16]), tiles(lfw[16:32]), tiles(lfw[100:116]),
+                     tiles(lfw[116:132])])
+  detections = detector(frames)
+  for det in detections[:2]:
+    centres = (det.boxes[:, :2] + det.boxes[:, 2:]) / 2
+    cells = sorted(map(tuple, (centres // 128).astype(int).tolist()))
+    assert cells == [(c, r) for c in range(4) for r in range(4)]
+    assert np.all(det.landmarks[:, 0, 0] < det.landmarks[:, 1, 0])  # Left eye left.
+  assert len(detections[2].boxes) == 0 and len(detections[3].boxes) == 0
+
+
+def test_no_face_in_cat_or_noise(detector):
+
+  rng = np.random.default_rng(0)
+  frames = np.stack([_canvas(skimage.data.chelsea()),
+                     rng.integers(0, 256, (S, S, 3), dtype=np.uint8)])
+  assert all(len(d.boxes) == 0 for d in detector(frames))
+
+
+def test_face_track_fills_blanked_frames(detector, astronaut):
+  shifts = np.arange(8) * 4
+  frames = np.stack([_canvas(astronaut, 1, int(dx), 0) for dx in shifts])
+  frames[3:5] = 0  # Two frames where detection fails.
+  track = faces.extract_face_track(frames, 64, detector=detector, source='blank.mp4')
+  assert track.crops.shape == (8, 64, 64, 3) and track.crops.dtype == np.uint8
+  assert track.boxes.shape == (8, 4) and track.boxes.dtype == np.float32
+  np.testing.assert_array_equal(track.found, [1, 1, 1, 0, 0, 1, 1, 1])
+  # Filled boxes lie between their neighbours, and every box follows the shift.
+  x1 = track.boxes[:, 0]
+  assert x1[2] < x1[3] < x1[4] < x1[5]
+  np.testing.assert_allclose(track.boxes, FACE + shifts[:, None] * [1, 0, 1, 0], atol=12)
+  # The crops follow the face: first and last crop agree, unlike fixed crops.
+  diff = np.abs(track.crops[0].astype(int) - track.crops[7]).mean()
+  fixed = faces.crop_faces(frames[[0, 7]], track.boxes[[0, 0]], 64)
+  assert diff < 0.5 * np.abs(fixed[0].astype(int) - fixed[1]).mean()
+
+
+def test_faceless_video_raises_naming_source(detector):
+  rng = np.random.default_rng(1)
+  frames = rng.integers(0, 256, (4, S, S, 3), dtype=np.uint8)
+  frames[0] = _canvas(skimage.data.chelsea())
+  with pytest.raises(faces.NoFaceError, match='clips/cat_and_noise.avi'):
+    faces.extract_face_track(frames, 64, detector=detector, source='clips/cat_and_noise.avi')
+  assert issubclass(faces.NoFaceError, ValueError)
+
+
+def test_track_faces_keeps_the_subject():
+  def det(*boxes):
+    boxes = np.array(boxes, np.float32).reshape(-1, 4)
+    return faces.Detection(boxes, np.full(len(boxes), 0.99, np.float32),
+                           np.zeros((len(boxes), 5, 2), np.float32))
+  subject, extra = [200, 150, 300, 270], [20, 20, 70, 80]  # Big central, small corner.
+  detections = [det(extra, subject), det(subject), det(), det(extra), det(subject, extra),
+                det([420, 300, 470, 360])]  # A brief face elsewhere.
+  boxes, found = faces.track_faces(detections, (480, 640), sigma=0)
+  np.testing.assert_array_equal(found, [1, 1, 0, 0, 1, 0])
+  np.testing.assert_allclose(boxes, np.tile(subject, (6, 1)), atol=1e-4)
+  with pytest.raises(faces.NoFaceError):
+    faces.track_faces([det(), det()], (480, 640))
+
+
+def test_track_faces_interpolates_and_smooths():
+  def det(x):
+    return faces.Detection(np.array([[x, 100, x + 100, 200]], np.float32),
+                           np.ones(1, np.float32), np.zeros((1, 5, 2), np.float32))
+  empty = faces.Detection(np.zeros((0, 4), np.float32), np.zeros(0, np.float32),
+                          np.zeros((0, 5, 2), np.float32))
+  detections = [det(100), empty, empty, det(130), det(140), empty]
+  boxes, found = faces.track_faces(detections, (480, 640), sigma=0)
+  np.testing.assert_allclose(boxes[:, 0], [100, 110, 120, 130, 140, 140], atol=1e-4)
+  jittery = [det(100 + 10 * (t % 2)) for t in range(9)]
+  smooth, _ = faces.track_faces(jittery, (480, 640), sigma=2)
+  assert np.ptp(smooth[2:-2, 0]) < 2 and np.allclose(smooth[:, 2] - smooth[:, 0], 100)
+
+
+def test_crop_faces_geometry_and_alignment():
+  yy, xx = np.mgrid[:400, :400]
+  frame = np.stack([xx % 256, yy % 256, (xx + yy) % 256], -1).astype(np.uint8)
+  box = np.array([[100., 120., 200., 220.]])
+  # margin 0, size = box side: the crop is exactly the box's pixels.
+  np.testing.assert_array_equal(faces.crop_faces(frame[None], box, 100, margin=0)[0],
+                                frame[120:220, 100:200])
+  # margin 0.5 adds half the side on each side.
+  np.testing.assert_array_equal(faces.crop_faces(frame[None], box, 200, margin=0.5)[0],
+                                frame[70:270, 50:250])
+  # Two dots on a line 20 degrees off horizontal end up on one row when aligned.
+  dots = np.zeros((400, 400, 3), np.uint8)
+  c, a = np.array([150., 170.]), math.radians(20)
+  eyes = c + np.array([[-1], [1]]) * 30 * np.array([math.cos(a), math.sin(a)])
+  for x, y in eyes:
+    cv2.circle(dots, (int(round(x)), int(round(y))), 4, (255, 255, 255), -1)
+  crop = faces.crop_faces(dots[None], box, 100, margin=0, eyes=eyes[None])[0, :, :, 0]
+  ys, xs = np.nonzero(crop > 128)
+  left, right = xs < 50, xs >= 50
+  assert abs(ys[left].mean() - ys[right].mean()) < 1
+  assert abs(xs[right].mean() - xs[left].mean() - 60) < 2  # Distance kept (scale 1).

@@ -1,0 +1,102 @@
+"""End to end through launch.py on the generated dataset, including kill-and-resume."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT
+
+TINY = ['--config.dataset.config=tiny', '--config.num_frames=4', '--config.image_size=24',
+        '--config.model.depth=10', '--config.model.width=4', '--config.model.num_heads=2',
+        '--config.model.num_layers=1', '--config.batch_size=4', '--config.eval_batch_size=8',
+        '--config.num_folds=3', '--config.log_every_steps=2', '--config.data_threads=1']
+
+
+def _launch(workdir, tfds_dir, *extra, wait=True):
+  cmd = [sys.executable, os.path.join(ROOT, 'launch.py'), '--config=' + os.path.join(
+      ROOT, 'configs', 'demo.py'), f'--workdir={workdir}', f'--config.dataset.data_dir={tfds_dir}',
+         *TINY, *extra]
+  env = dict(os.environ, JAX_PLATFORMS='cpu')
+  if not wait:
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=env, cwd=ROOT)
+  proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=900)
+  assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+  return proc.stdout + proc.stderr
+
+
+def _load(workdir):
+  with open(os.path.join(workdir, 'results.json')) as f:
+    return json.load(f)
+
+
+@pytest.fixture(scope='module')
+def uninterrupted(tmp_path_factory, tfds_dir):
+  workdir = str(tmp_path_factory.mktemp('run'))
+  out = _launch(workdir, tfds_dir, '--config.num_epochs=2')
+  return workdir, out
+
+
+def test_demo_runs_end_to_end(uninterrupted):
+  workdir, out = uninterrupted
+  results = _load(workdir)
+  assert 'accuracy over 1 fold(s)' in out
+  fold = results['folds']['0']
+  assert fold['num_examples'] == 12 and len(fold['test_subjects']) == 2
+  assert 0.0 <= results['accuracy']['mean'] <= 1.0
+  assert sum(map(sum, results['confusion_matrix'])) == 12
+  assert results['config']['model']['name'] == 'emotion_net'
+  assert results['versions']['jax']
+  for name in ('results.csv', 'confusion_matrix.png', 'folds.json', 'fold_0/curves.png',
+               'fold_0/confusion_matrix.png'):
+    assert os.path.getsize(os.path.join(workdir, name)) > 0
+  history = json.load(open(os.path.join(workdir, 'fold_0', 'result.json')))['history']
+  assert [h['epoch'] for h in history] == [1, 2]
+
+
+def test_killed_run_resumes_to_the_same_result(uninterrupted, tmp_path, tfds_dir):
+  reference = _load(uninterrupted[0])
+  workdir = str(tmp_path / 'killed')
+  proc = _launch(workdir, tfds_dir, '--config.num_epochs=2', '--config.checkpoint_every_steps=2',
+                 wait=False)
+  ckpt = os.path.join(workdir, 'fold_0', 'checkpoints')
+  deadline = time.time() + 600
+  while time.time() < deadline and proc.poll() is None:
+    steps = [int(d) for d in os.listdir(ckpt) if d.isdigit()] if os.path.isdir(ckpt) else []
+    if any(2 <= s < 12 for s in steps):  # mid-fold: 12 steps make the fold
+      break
+    time.sleep(0.2)
+  assert proc.poll() is None, 'the run ended before it could be killed'
+  proc.send_signal(signal.SIGKILL)
+  proc.wait()
+  assert not os.path.exists(os.path.join(workdir, 'results.json'))
+  out = _launch(workdir, tfds_dir, '--config.num_epochs=2', '--config.checkpoint_every_steps=2')
+  assert 'resumed at step' in out
+  resumed = _load(workdir)
+  for key in ('accuracy', 'uar', 'confusion_matrix'):
+    assert resumed[key] == reference[key]
+  fold, ref_fold = resumed['folds']['0'], reference['folds']['0']
+  assert fold['steps'] == ref_fold['steps'] == 12
+  history = json.load(open(os.path.join(workdir, 'fold_0', 'result.json')))['history']
+  ref_history = json.load(open(os.path.join(uninterrupted[0], 'fold_0', 'result.json')))['history']
+  assert [h['train_loss'] for h in history] == pytest.approx(
+      [h['train_loss'] for h in ref_history], rel=1e-6)
+  # Finished folds are not retrained.
+  again = _launch(workdir, tfds_dir, '--config.num_epochs=2')
+  assert 'already finished' in again
+
+
+def test_bad_config_fails_at_start_naming_the_setting(tmp_path, tfds_dir):
+  cmd = [sys.executable, os.path.join(ROOT, 'launch.py'),
+         '--config=' + os.path.join(ROOT, 'configs', 'demo.py'), f'--workdir={tmp_path}',
+         '--config.model.name=resnet9000']
+  proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
+  assert proc.returncode != 0 and "config.model.name='resnet9000'" in proc.stderr
+  proc = subprocess.run(cmd[:-1] + [f'--config.dataset.data_dir={tfds_dir}', *TINY,
+                                    '--config.image_size=64'],
+                        capture_output=True, text=True, cwd=ROOT, timeout=300)
+  assert proc.returncode != 0 and 'config.image_size=64' in proc.stderr

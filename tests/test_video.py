@@ -1,0 +1,163 @@
+"""emojax.data.video: index samplers (exact arrays), decoding and its errors."""
+
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from emojax.data import video
+
+
+# ---------------------------------------------------------------------------
+# Samplers.
+
+@pytest.mark.parametrize('num_frames, clip_len, expected', [
+    (16, 16, list(range(16))),
+    (32, 16, [0, 2, 4, 6, 8, 10, 12, 14, 17, 19, 21, 23, 25, 27, 29, 31]),
+    (10, 4, [0, 3, 6, 9]),
+    (5, 3, [0, 2, 4]),
+    (8, 16, [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7]),
+    (3, 5, [0, 1, 1, 2, 2]),
+    (1, 4, [0, 0, 0, 0]),
+    (7, 1, [0]),
+])
+def test_fixed_interval_indices(num_frames, clip_len, expected):
+  np.testing.assert_array_equal(video.fixed_interval_indices(num_frames, clip_len), expected)
+
+
+def test_fixed_interval_keeps_first_and_last_frame():
+  for n in range(1, 60):
+    idx = video.fixed_interval_indices(n, 16)
+    assert idx[0] == 0 and idx[-1] == n - 1
+    assert np.all(np.diff(idx) >= 0)
+
+
+@pytest.mark.parametrize('num_frames, clip_len, expected', [
+    (16, 16, list(range(16))),
+    (20, 16, list(range(2, 18))),  # Drops 2 at each end.
+    (21, 16, list(range(2, 18))),  # Odd excess: 2 at the start, 3 at the end.
+    (12, 16, [0, 0] + list(range(12)) + [11, 11]),  # Repeats the end frames.
+    (13, 16, [0] + list(range(13)) + [12, 12]),
+    (1, 3, [0, 0, 0]),
+])
+def test_segment_indices(num_frames, clip_len, expected):
+  np.testing.assert_array_equal(video.segment_indices(num_frames, clip_len), expected)
+
+
+def test_sample_indices_dispatches_by_name():
+  np.testing.assert_array_equal(video.sample_indices(32, 16, 'fixed_interval'),
+                                video.fixed_interval_indices(32, 16))
+  np.testing.assert_array_equal(video.sample_indices(20, 16, 'segment'),
+                                video.segment_indices(20, 16))
+
+
+def test_sample_indices_unknown_method_names_the_choices():
+  with pytest.raises(ValueError, match=r"'random'.*fixed_interval.*segment"):
+    video.sample_indices(10, 4, 'random')
+
+
+@pytest.mark.parametrize('num_frames, clip_len', [(0, 16), (10, 0), (-1, 4)])
+def test_samplers_reject_empty(num_frames, clip_len):
+  for method in video.SAMPLERS:
+    with pytest.raises(ValueError):
+      video.sample_indices(num_frames, clip_len, method)
+
+
+# ---------------------------------------------------------------------------
+# Decoding.
+
+def _frames(n, h=48, w=64):
+  """Frame t is uniformly (10 t, 0, 200) in RGB: the index and the channel order are readable."""
+  f = np.zeros((n, h, w, 3), np.uint8)
+  f[..., 0] = (10 * np.arange(n))[:, None, None]
+  f[..., 2] = 200
+  return f
+
+
+def _write_avi(path, frames, codec='MJPG'):
+  h, w = frames.shape[1:3]
+  writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), 25, (w, h))
+  assert writer.isOpened()
+  for f in frames:
+    writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+  writer.release()
+
+
+@pytest.fixture(scope='module')
+def avi(tmp_path_factory):
+  path = tmp_path_factory.mktemp('video') / 'clip.avi'
+  _write_avi(path, _frames(20))
+  return path
+
+
+def test_read_video_rgb_frames(avi):
+  frames = video.read_video(avi)
+  assert frames.shape == (20, 48, 64, 3) and frames.dtype == np.uint8
+  means = frames.reshape(20, -1, 3).mean(1)
+  np.testing.assert_allclose(means[:, 0], 10 * np.arange(20), atol=4)  # Order kept.
+  np.testing.assert_allclose(means[:, 2], 200, atol=4)  # RGB, not BGR.
+
+
+@pytest.mark.parametrize('method', sorted(video.SAMPLERS))
+@pytest.mark.parametrize('clip_len', [4, 16, 32])
+def test_read_video_clip_equals_sampling_all_frames(avi, method, clip_len):
+  clip, n = video.read_video_clip(avi, clip_len, method)
+  assert n == 20
+  np.testing.assert_array_equal(
+      clip, video.read_video(avi)[video.sample_indices(20, clip_len, method)])
+
+
+def test_read_video_errors_name_the_file(tmp_path, avi):
+  with pytest.raises(video.VideoReadError, match='nope.avi: file not found'):
+    video.read_video(tmp_path / 'nope.avi')
+  (tmp_path / 'empty.avi').write_bytes(b'')
+  with pytest.raises(video.VideoReadError, match='empty.avi: file is empty'):
+    video.read_video(tmp_path / 'empty.avi')
+  (tmp_path / 'garbage.avi').write_bytes(np.random.default_rng(0).bytes(4096))
+  with pytest.raises(video.VideoReadError, match='garbage.avi: not decodable'):
+    video.read_video(tmp_path / 'garbage.avi')
+  with pytest.raises(video.VideoReadError, match='garbage.avi'):
+    video.read_video_clip(tmp_path / 'garbage.avi', 4)
+  assert issubclass(video.VideoReadError, ValueError)
+
+
+def test_read_video_clip_rejects_truncated_file(tmp_path):
+  path = tmp_path / 'cut.avi'
+  noise = np.random.default_rng(0).integers(0, 255, (20, 48, 64, 3), dtype=np.uint8)
+  _write_avi(path, noise, codec='XVID')
+  data = path.read_bytes()
+  path.write_bytes(data[:int(len(data) * 0.4)])
+  with pytest.raises(video.VideoReadError, match='cut.avi: truncated'):
+    video.read_video_clip(path, 4)
+
+
+def test_read_image_sequence(tmp_path):
+  frames = _frames(3)
+  paths = [tmp_path / f'{t:03d}.jpeg' for t in range(3)]
+  for p, f in zip(paths, frames):
+    cv2.imwrite(str(p), cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+  out = video.read_image_sequence(paths)
+  assert out.shape == (3, 48, 64, 3) and out.dtype == np.uint8
+  np.testing.assert_allclose(out.reshape(3, -1, 3).mean(1), frames.reshape(3, -1, 3).mean(1),
+                             atol=3)
+  grey = tmp_path / 'grey.jpeg'
+  cv2.imwrite(str(grey), np.full((48, 64), 77, np.uint8))
+  assert video.read_image(grey).shape == (48, 64, 3)
+
+
+def test_read_image_sequence_errors(tmp_path):
+  good = tmp_path / '000.jpeg'
+  cv2.imwrite(str(good), np.zeros((48, 64, 3), np.uint8))
+  data = good.read_bytes()
+  (tmp_path / 'cut.jpeg').write_bytes(data[:len(data) // 2])
+  (tmp_path / 'junk.jpeg').write_bytes(b'not a jpeg at all' * 20)
+  cv2.imwrite(str(tmp_path / 'big.jpeg'), np.zeros((50, 64, 3), np.uint8))
+  cases = {'cut.jpeg': 'truncated JPEG', 'junk.jpeg': 'not decodable', 'big.jpeg': 'differs',
+           'none.jpeg': 'file not found'}
+  for name, problem in cases.items():
+    with pytest.raises(video.VideoReadError, match=f'{name}: .*{problem}') as e:
+      video.read_image_sequence([good, tmp_path / name])
+    assert e.value.path == os.fspath(tmp_path / name)
+  with pytest.raises(video.VideoReadError, match='zero frames'):
+    video.read_image_sequence([])

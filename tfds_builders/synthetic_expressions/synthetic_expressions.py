@@ -1,0 +1,127 @@
+"""`synthetic_expressions`: rendered face videos of six expressions, no download.
+
+    import tfds_builders  # registers the builder
+    tfds.builder('synthetic_expressions/tiny', data_dir=D).download_and_prepare()
+    tfds.data_source('synthetic_expressions/tiny', data_dir=D)['train'][0]
+
+Every video comes from `render.render_video` with seeds derived from the
+config's `seed`, so a build is the same bytes on every machine that renders the
+same pixels. Stored as array_record (no TensorFlow needed). See README.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+
+from etils import epath
+import numpy as np
+import tensorflow_datasets as tfds
+
+from tfds_builders.synthetic_expressions import render
+
+CLASS_NAMES = render.CLASS_NAMES
+DEFAULT_FILE_FORMAT = tfds.core.FileFormat.ARRAY_RECORD
+
+
+@dataclasses.dataclass(eq=False)
+class SyntheticExpressionsConfig(tfds.core.BuilderConfig):
+  """How many videos to render, and how.
+
+  Attributes:
+    num_subjects: synthetic people, ids 'S001', 'S002', ...
+    videos_per_class: videos of each class per subject.
+    num_frames: T, frames per video (neutral -> apex).
+    image_size: stored frame height and width (crop to the model input).
+    seed: all subjects and videos derive from it; 0 <= seed < 2**32.
+  """
+  num_subjects: int = 48
+  videos_per_class: int = 2
+  num_frames: int = 16
+  image_size: int = 64
+  seed: int = 0
+
+
+def subject_rng(seed: int, subject: int) -> np.random.Generator:
+  """The generator of subject number `subject` (0-based) of a config."""
+  # Same-length entropy for every stream: numpy's SeedSequence treats trailing
+  # zeros as absent, so [s, 1] and [s, 1, 0] would be the same stream.
+  return np.random.default_rng([seed, 0, subject, 0, 0])
+
+
+def video_rng(seed: int, subject: int, label: int, index: int):
+  """The generator of one video's nuisances."""
+  return np.random.default_rng([seed, 1, subject, label, index])
+
+
+def subject_id(subject: int) -> str:
+  return f'S{subject + 1:03d}'
+
+
+def video_id(subject: int, label: int, index: int) -> str:
+  return f'{subject_id(subject)}_{CLASS_NAMES[label]}_{index + 1:02d}'
+
+
+class SyntheticExpressions(tfds.core.GeneratorBasedBuilder):
+  """Generated face videos of six facial expressions (neutral -> apex)."""
+
+  VERSION = tfds.core.Version('1.0.0')
+  RELEASE_NOTES = {'1.0.0': 'Initial release.'}
+  BUILDER_CONFIGS = [
+      SyntheticExpressionsConfig(
+          name='default',
+          description='48 subjects x 6 classes x 2 videos, 16 frames of 64x64.'),
+      SyntheticExpressionsConfig(
+          name='tiny', num_subjects=6, videos_per_class=1, num_frames=8,
+          image_size=32,
+          description='6 subjects x 6 classes x 1 video, 8 frames of 32x32; '
+          'for tests.'),
+  ]
+  DEFAULT_CONFIG_NAME = 'default'
+
+  @tfds.core.utils.classproperty
+  @classmethod
+  def code_path(cls) -> epath.Path:
+    # TFDS's default looks the module up with `importlib_resources`, which it
+    # does not depend on (ModuleNotFoundError in download_and_prepare).
+    return epath.Path(inspect.getfile(cls))
+
+  def __init__(self, *, file_format=None, **kwargs):
+    """As `tfds.core.GeneratorBasedBuilder`; file_format defaults to array_record."""
+    super().__init__(file_format=file_format or DEFAULT_FILE_FORMAT, **kwargs)
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    cfg = self.builder_config
+    shape = (cfg.num_frames, cfg.image_size, cfg.image_size, 3)
+    return self.dataset_info_from_configs(
+        features=tfds.features.FeaturesDict({
+            'clip': tfds.features.Tensor(
+                shape=shape, dtype=np.uint8,
+                encoding=tfds.features.Encoding.ZLIB,
+                doc='RGB frames, neutral -> apex'),
+            'label': tfds.features.ClassLabel(names=CLASS_NAMES),
+            'subject': tfds.features.Text(),
+            'video_id': tfds.features.Text(),
+        }),
+        supervised_keys=('clip', 'label'),
+    )
+
+  def _split_generators(self, dl_manager):
+    del dl_manager  # Nothing to download.
+    return {'train': self._generate_examples()}
+
+  def _generate_examples(self):
+    cfg = self.builder_config
+    for s in range(cfg.num_subjects):
+      params = render.sample_subject(subject_rng(cfg.seed, s))
+      for label in range(len(CLASS_NAMES)):
+        for k in range(cfg.videos_per_class):
+          clip = render.render_video(video_rng(cfg.seed, s, label, k), params,
+                                     label, cfg.num_frames, cfg.image_size)
+          key = video_id(s, label, k)
+          yield key, {
+              'clip': clip,
+              'label': label,
+              'subject': subject_id(s),
+              'video_id': key,
+          }
