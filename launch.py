@@ -1,5 +1,5 @@
 """Runs an experiment: `python launch.py --config=configs/oulu.py --workdir=DIR [--config.X=...]`."""
-from absl import app, flags
+from absl import app, flags, logging
 from ml_collections import config_flags
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Experiment config file.',
@@ -13,6 +13,8 @@ flags.mark_flags_as_required(['config', 'workdir'])
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  if not flags.FLAGS['verbosity'].present:
+    logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO; -v 0 brings it back
   import jax
   if _DISTRIBUTED.value:
     jax.distributed.initialize()

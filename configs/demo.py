@@ -14,11 +14,12 @@ def get_config():
   config.num_frames = 16
   config.image_size = 56
   config.model.width = 8
+  config.model.frame_difference = True
   config.model.num_heads = 4
   config.batch_size = 8
   config.eval_batch_size = 32
   config.num_epochs = 8
-  config.learning_rate = 3e-3
+  config.learning_rate = 1e-3
   config.schedule = 'cosine'
   config.num_folds = 4
   config.fold = 0

@@ -4,9 +4,18 @@
     model = emojax.create_model(config)
     restored = emojax.restore(workdir)   # .config, .model, .variables
     logits = restored.model.apply(restored.variables, clips, train=False)
+    prediction = emojax.predict_video('video.mp4', restored=restored, out_dir='out')
 """
 from emojax.models import create_model
 from emojax.train.checkpoint import restore
 
-__all__ = ['create_model', 'restore']
 __version__ = '0.1.0'
+__all__ = ['create_model', 'restore', 'predict_video']
+
+
+def __getattr__(name):
+  # Imported on first use: prediction pulls in OpenCV, the face detector and plotting.
+  if name == 'predict_video':
+    from emojax.predict import predict_video
+    return predict_video
+  raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -50,7 +50,7 @@ def test_configs_and_features():
   assert [c.name for c in enterface.BUILDER_CONFIGS] == ['default', 'subjects42']
   for b in (oulu, enterface):
     assert b.info.features['clip'].shape == (16, 128, 128, 3)
-    assert b.info.features['clip'].dtype == np.uint8
+    assert b.info.features['clip'].np_dtype == np.uint8
     assert b.info.features['label'].names == [
         'anger', 'disgust', 'fear', 'happiness', 'sadness', 'surprise']
     assert b.info.file_format.value == 'array_record'

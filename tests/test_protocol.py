@@ -56,6 +56,8 @@ def test_demo_runs_end_to_end(uninterrupted):
     assert os.path.getsize(os.path.join(workdir, name)) > 0
   history = json.load(open(os.path.join(workdir, 'fold_0', 'result.json')))['history']
   assert [h['epoch'] for h in history] == [1, 2]
+  events = os.listdir(os.path.join(workdir, 'fold_0', 'tensorboard'))
+  assert any(e.startswith('events.out.tfevents') for e in events)
 
 
 def test_killed_run_resumes_to_the_same_result(uninterrupted, tmp_path, tfds_dir):

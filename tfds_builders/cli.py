@@ -21,52 +21,52 @@ from tfds_builders import common
 
 
 def build(args) -> int:
-    kwargs = {'data_dir': args.data_dir, 'file_format': args.file_format}
-    if args.config:
-        kwargs['config'] = args.config
-    cls = tfds.builder_cls(args.name)
-    if issubclass(cls, common.VideoBuilder):
-        kwargs['num_workers'] = args.num_workers
-    builder = tfds.builder(args.name, **kwargs)
-    mode = (tfds.download.GenerateMode.FORCE_REDOWNLOAD if args.overwrite
-            else tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS)
-    builder.download_and_prepare(
-        download_config=tfds.download.DownloadConfig(
-            manual_dir=args.manual_dir, download_mode=mode
-        )
+  kwargs = {'data_dir': args.data_dir, 'file_format': args.file_format}
+  if args.config:
+    kwargs['config'] = args.config
+  cls = tfds.builder_cls(args.name)
+  if issubclass(cls, common.VideoBuilder):
+    kwargs['num_workers'] = args.num_workers
+  builder = tfds.builder(args.name, **kwargs)
+  mode = (tfds.download.GenerateMode.FORCE_REDOWNLOAD if args.overwrite
+      else tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS)
+  builder.download_and_prepare(
+    download_config=tfds.download.DownloadConfig(
+      manual_dir=args.manual_dir, download_mode=mode
     )
-    print(f'{builder.info.full_name}: {builder.data_dir}')
-    for split, info in builder.info.splits.items():
-        print(f'  {split}: {info.num_examples} examples')
-    stats = getattr(builder, 'build_stats', None)
-    if stats is not None:
-        print(f'  {stats}')
-        print(f'  skipped / left out: {stats.manifest}')
-    return 0
+  )
+  print(f'{builder.info.full_name}: {builder.data_dir}')
+  for split, info in builder.info.splits.items():
+    print(f'  {split}: {info.num_examples} examples')
+  stats = getattr(builder, 'build_stats', None)
+  if stats is not None:
+    print(f'  {stats}')
+    print(f'  skipped / left out: {stats.manifest}')
+  return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog='python -m tfds_builders', description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest='command', required=True)
-    b = sub.add_parser('build', help='download_and_prepare one dataset')
-    b.add_argument('name', help='oulu_casia | enterface05 | synthetic_expressions')
-    b.add_argument('--config', default=None, help='builder config, e.g. vl_strong (default: the first)')
-    b.add_argument('--data_dir', required=True, help='where prepared datasets go')
-    b.add_argument('--manual_dir', default=None, help='where the downloaded archive is')
-    b.add_argument('--num_workers', type=int, default=None,
-                   help='preprocessing processes (default: all cores, or $EMOJAX_BUILD_WORKERS)')
-    b.add_argument('--file_format', default=common.DEFAULT_FILE_FORMAT,
-                   help='array_record (default; no TensorFlow needed) or tfrecord')
-    b.add_argument('--overwrite', action='store_true', help='rebuild even if prepared')
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
-    try:
-        return build(args)
-    except common.ManualDirError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+  parser = argparse.ArgumentParser(prog='python -m tfds_builders', description=__doc__,
+                  formatter_class=argparse.RawDescriptionHelpFormatter)
+  sub = parser.add_subparsers(dest='command', required=True)
+  b = sub.add_parser('build', help='download_and_prepare one dataset')
+  b.add_argument('name', help='oulu_casia | enterface05 | synthetic_expressions')
+  b.add_argument('--config', default=None, help='builder config, e.g. vl_strong (default: the first)')
+  b.add_argument('--data_dir', required=True, help='where prepared datasets go')
+  b.add_argument('--manual_dir', default=None, help='where the downloaded archive is')
+  b.add_argument('--num_workers', type=int, default=None,
+         help='preprocessing processes (default: all cores, or $EMOJAX_BUILD_WORKERS)')
+  b.add_argument('--file_format', default=common.DEFAULT_FILE_FORMAT,
+         help='array_record (default; no TensorFlow needed) or tfrecord')
+  b.add_argument('--overwrite', action='store_true', help='rebuild even if prepared')
+  args = parser.parse_args(argv)
+  logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
+  try:
+    return build(args)
+  except common.ManualDirError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 2
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+  sys.exit(main())

@@ -14,16 +14,19 @@ dataset's directory (`<data_dir>/<name>/<config>/<version>/skipped.tsv`).
 
 from __future__ import annotations
 
+from concurrent import futures
 import contextlib
 import csv
-from concurrent import futures
 import dataclasses
 import inspect
 import logging
 import multiprocessing
 import os
 import re
+import shutil
+import tarfile
 import time
+import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -45,82 +48,82 @@ DEFAULT_FILE_FORMAT = 'array_record'
 
 
 class ManualDirError(FileNotFoundError):
-    """The manual download directory is missing, empty or lacks the dataset."""
+  """The manual download directory is missing, empty or lacks the dataset."""
 
 
 @dataclasses.dataclass(eq=False)
 class ClipConfig(tfds.core.BuilderConfig):
-    """Preprocessing shared by the video builders.
+  """Preprocessing shared by the video builders.
 
-    Attributes:
-      clip_len: frames per stored clip.
-      size: side of the stored square face crops (larger than the model input,
-        so training can crop).
-      sampling: temporal sampler name, see `emojax.data.video.SAMPLERS`.
-      margin: face box margin passed to `extract_face_track`.
-      align: eye-line alignment in `extract_face_track`.
-    """
+  Attributes:
+    clip_len: frames per stored clip.
+    size: side of the stored square face crops (larger than the model input,
+      so training can crop).
+    sampling: temporal sampler name, see `emojax.data.video.SAMPLERS`.
+    margin: face box margin passed to `extract_face_track`.
+    align: eye-line alignment in `extract_face_track`.
+  """
 
-    clip_len: int = 16
-    size: int = 128
-    sampling: str = 'fixed_interval'
-    margin: float = 0.2
-    align: bool = False
+  clip_len: int = 16
+  size: int = 128
+  sampling: str = 'fixed_interval'
+  margin: float = 0.2
+  align: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
 class Source:
-    """One video of the archive, before decoding.
+  """One video of the archive, before decoding.
 
-    Attributes:
-      video_id: unique id, the path relative to the archive root; example key.
-      label: class name, one of `CLASS_NAMES`.
-      subject: subject id as the dataset names it.
-      path: the video file, or the directory of an image sequence.
-      frames: image files of a sequence, in temporal order; empty for a video file.
-    """
+  Attributes:
+    video_id: unique id, the path relative to the archive root; example key.
+    label: class name, one of `CLASS_NAMES`.
+    subject: subject id as the dataset names it.
+    path: the video file, or the directory of an image sequence.
+    frames: image files of a sequence, in temporal order; empty for a video file.
+  """
 
-    video_id: str
-    label: str
-    subject: str
-    path: str
-    frames: tuple[str, ...] = ()
+  video_id: str
+  label: str
+  subject: str
+  path: str
+  frames: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
 class Skipped:
-    path: str
-    reason: str
+  path: str
+  reason: str
 
 
 @dataclasses.dataclass
 class BuildStats:
-    """What one `generate_examples` run did, for throughput reports."""
+  """What one `generate_examples` run did, for throughput reports."""
 
-    videos: int = 0
-    skipped: int = 0  # Read or face detection failed.
-    left_out: int = 0  # Not attempted: excluded by the config, unrecognised names.
-    frames_decoded: int = 0
-    clip_frames: int = 0
-    seconds: float = 0.0
-    num_workers: int = 1
-    manifest: str = ''
+  videos: int = 0
+  skipped: int = 0  # Read or face detection failed.
+  left_out: int = 0  # Not attempted: excluded by the config, unrecognised names.
+  frames_decoded: int = 0
+  clip_frames: int = 0
+  seconds: float = 0.0
+  num_workers: int = 1
+  manifest: str = ''
 
-    @property
-    def videos_per_s(self) -> float:
-        return (self.videos + self.skipped) / self.seconds if self.seconds else 0.0
+  @property
+  def videos_per_s(self) -> float:
+    return (self.videos + self.skipped) / self.seconds if self.seconds else 0.0
 
-    @property
-    def frames_per_s(self) -> float:
-        return self.frames_decoded / self.seconds if self.seconds else 0.0
+  @property
+  def frames_per_s(self) -> float:
+    return self.frames_decoded / self.seconds if self.seconds else 0.0
 
-    def __str__(self) -> str:
-        return (
-            f'{self.videos} videos built, {self.skipped} skipped, {self.left_out} left out, '
-            f'{self.frames_decoded} frames decoded, {self.clip_frames} faces cropped in '
-            f'{self.seconds:.1f}s with {self.num_workers} worker(s): '
-            f'{self.videos_per_s:.2f} videos/s, {self.frames_per_s:.1f} decoded frames/s'
-        )
+  def __str__(self) -> str:
+    return (
+      f'{self.videos} videos built, {self.skipped} skipped, {self.left_out} left out, '
+      f'{self.frames_decoded} frames decoded, {self.clip_frames} faces cropped in '
+      f'{self.seconds:.1f}s with {self.num_workers} worker(s): '
+      f'{self.videos_per_s:.2f} videos/s, {self.frames_per_s:.1f} decoded frames/s'
+    )
 
 
 # ----------------------------------------------------------------------------
@@ -128,131 +131,161 @@ class BuildStats:
 
 
 class VideoBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
-    """Base of the manual_dir video builders: features, array_record, workers.
+  """Base of the manual_dir video builders: features, array_record, workers.
 
-    Extra keyword arguments (through `tfds.builder(name, **kwargs)`):
-      num_workers: preprocessing processes; default `os.cpu_count()`, or the
-        environment variable EMOJAX_BUILD_WORKERS. 1 runs in this process.
-      file_format: defaults to 'array_record' (needs no TensorFlow).
-    """
+  Extra keyword arguments (through `tfds.builder(name, **kwargs)`):
+    num_workers: preprocessing processes; default `os.cpu_count()`, or the
+      environment variable EMOJAX_BUILD_WORKERS. 1 runs in this process.
+    file_format: defaults to 'array_record' (needs no TensorFlow).
+  """
 
-    BUILDER_CONFIGS: list[ClipConfig]
-    HOMEPAGE: str | None = None
-    CITATION: str | None = None
+  BUILDER_CONFIGS: list[ClipConfig]
+  HOMEPAGE: str | None = None
+  CITATION: str | None = None
 
-    @tfds_utils.classproperty
-    @classmethod
-    def code_path(cls) -> epath.Path:
-        # TFDS's default looks the module up with `importlib_resources`, which
-        # it does not depend on (ModuleNotFoundError in download_and_prepare).
-        return epath.Path(inspect.getfile(cls))
+  @tfds_utils.classproperty
+  @classmethod
+  def code_path(cls) -> epath.Path:
+    # TFDS's default looks the module up with `importlib_resources`, which
+    # it does not depend on (ModuleNotFoundError in download_and_prepare).
+    return epath.Path(inspect.getfile(cls))
 
-    def __init__(self, *, num_workers: int | None = None, file_format=None, **kwargs):
-        super().__init__(file_format=file_format or DEFAULT_FILE_FORMAT, **kwargs)
-        self.num_workers = num_workers
-        self.build_stats: BuildStats | None = None
+  def __init__(self, *, num_workers: int | None = None, file_format=None, **kwargs):
+    super().__init__(file_format=file_format or DEFAULT_FILE_FORMAT, **kwargs)
+    self.num_workers = num_workers
+    self.build_stats: BuildStats | None = None
 
-    def _info(self) -> tfds.core.DatasetInfo:
-        cfg = self.builder_config
-        return tfds.core.DatasetInfo(
-            builder=self,
-            description=self.__doc__,
-            homepage=self.HOMEPAGE,
-            citation=self.CITATION,
-            features=tfds.features.FeaturesDict({
-                'clip': tfds.features.Tensor(
-                    shape=(cfg.clip_len, cfg.size, cfg.size, 3), dtype=np.uint8
-                ),
-                'label': tfds.features.ClassLabel(names=CLASS_NAMES),
-                'subject': tfds.features.Text(),
-                'video_id': tfds.features.Text(),
-            }),
-            supervised_keys=('clip', 'label'),
-        )
+  def _info(self) -> tfds.core.DatasetInfo:
+    cfg = self.builder_config
+    return tfds.core.DatasetInfo(
+      builder=self,
+      description=self.__doc__,
+      homepage=self.HOMEPAGE,
+      citation=self.CITATION,
+      features=tfds.features.FeaturesDict({
+        'clip': tfds.features.Tensor(
+          shape=(cfg.clip_len, cfg.size, cfg.size, 3), dtype=np.uint8
+        ),
+        'label': tfds.features.ClassLabel(names=CLASS_NAMES),
+        'subject': tfds.features.Text(),
+        'video_id': tfds.features.Text(),
+      }),
+      supervised_keys=('clip', 'label'),
+    )
 
-    def _manual_dir(self, dl_manager) -> epath.Path:
-        """`dl_manager.manual_dir`, or a `ManualDirError` naming what to download."""
-        try:
-            return epath.Path(dl_manager.manual_dir)
-        except AssertionError:
-            where = getattr(dl_manager, '_manual_dir', None)
-            raise ManualDirError(
-                f'{self.name}: the manual download directory {where} does not exist or is '
-                'empty. Pass it with download_and_prepare(download_config='
-                'tfds.download.DownloadConfig(manual_dir=DIR)) or the CLI flag '
-                f'--manual_dir=DIR.\n\n{self.MANUAL_DOWNLOAD_INSTRUCTIONS}'
-            ) from None
+  def _manual_dir(self, dl_manager) -> epath.Path:
+    """`dl_manager.manual_dir`, or a `ManualDirError` naming what to download."""
+    try:
+      return epath.Path(dl_manager.manual_dir)
+    except AssertionError:
+      where = getattr(dl_manager, '_manual_dir', None)
+      raise ManualDirError(
+        f'{self.name}: the manual download directory {where} does not exist or is '
+        'empty. Pass it with download_and_prepare(download_config='
+        'tfds.download.DownloadConfig(manual_dir=DIR)) or the CLI flag '
+        f'--manual_dir=DIR.\n\n{self.MANUAL_DOWNLOAD_INSTRUCTIONS}'
+      ) from None
 
-    def _missing(self, manual_dir, what: str) -> ManualDirError:
-        return ManualDirError(
-            f'{self.name}: {what} under the manual directory {manual_dir}.\n\n'
-            f'{self.MANUAL_DOWNLOAD_INSTRUCTIONS}'
-        )
+  def _missing(self, manual_dir, what: str) -> ManualDirError:
+    return ManualDirError(
+      f'{self.name}: {what} under the manual directory {manual_dir}.\n\n'
+      f'{self.MANUAL_DOWNLOAD_INSTRUCTIONS}'
+    )
 
-    def _generate_from_sources(
-        self, sources: Sequence[Source], skipped: Sequence[Skipped] = ()
-    ) -> Iterator[tuple[str, dict[str, Any]]]:
-        cfg = self.builder_config
-        stats = BuildStats()
-        self.build_stats = stats
-        yield from generate_examples(
-            sources,
-            cfg,
-            skipped=skipped,
-            num_workers=resolve_num_workers(self.num_workers),
-            manifest=epath.Path(self.data_dir) / MANIFEST_NAME,
-            desc=f'{self.name}/{cfg.name}',
-            stats=stats,
-        )
+  def _generate_from_sources(
+    self, sources: Sequence[Source], skipped: Sequence[Skipped] = ()
+  ) -> Iterator[tuple[str, dict[str, Any]]]:
+    cfg = self.builder_config
+    stats = BuildStats()
+    self.build_stats = stats
+    yield from generate_examples(
+      sources,
+      cfg,
+      skipped=skipped,
+      num_workers=resolve_num_workers(self.num_workers),
+      manifest=epath.Path(self.data_dir) / MANIFEST_NAME,
+      desc=f'{self.name}/{cfg.name}',
+      stats=stats,
+    )
 
 
 def resolve_num_workers(num_workers: int | None) -> int:
-    if num_workers is None:
-        num_workers = int(os.environ.get('EMOJAX_BUILD_WORKERS', 0)) or os.cpu_count() or 1
-    return max(1, int(num_workers))
+  if num_workers is None:
+    num_workers = int(os.environ.get('EMOJAX_BUILD_WORKERS', 0)) or os.cpu_count() or 1
+  return max(1, int(num_workers))
 
 
 def find_or_extract(manual_dir: epath.Path, dl_manager, probe: Callable[[epath.Path], T | None]):
-    """`probe(manual_dir)`, else `probe` of each archive in it, extracted.
+  """`probe(manual_dir)`, else `probe` of each archive in it, extracted.
 
-    Archives (zip / tar) directly inside `manual_dir` are extracted with
-    `dl_manager.extract` only when the tree itself does not hold the dataset.
-    Returns (root, probe result) or (None, None).
-    """
-    manual_dir = epath.Path(manual_dir)
-    hit = probe(manual_dir)
+  Archives (zip / tar) directly inside `manual_dir` are extracted (under the
+  download directory, once) only when the tree itself does not hold the
+  dataset. Returns (root, probe result) or (None, None).
+  """
+  manual_dir = epath.Path(manual_dir)
+  hit = probe(manual_dir)
+  if hit:
+    return manual_dir, hit
+  archives = sorted(
+    p for p in manual_dir.iterdir()
+    if p.is_file() and p.name.lower().endswith(ARCHIVE_SUFFIXES)
+  )
+  for archive in archives:
+    root = extract(archive, epath.Path(dl_manager.download_dir) / 'extracted')
+    hit = probe(root)
     if hit:
-        return manual_dir, hit
-    archives = sorted(
-        p for p in manual_dir.iterdir()
-        if p.is_file() and p.name.lower().endswith(ARCHIVE_SUFFIXES)
-    )
-    for archive in archives:
-        log.info('Extracting %s', archive)
-        root = epath.Path(dl_manager.extract(archive))
-        hit = probe(root)
-        if hit:
-            return root, hit
-    return None, None
+      return root, hit
+  return None, None
+
+
+def extract(archive: epath.Path, into: epath.Path) -> epath.Path:
+  """Unpacks a zip / tar archive to `into/<archive name>` (reused if complete).
+
+  Python's zipfile / tarfile, not `dl_manager.extract`, which needs TensorFlow.
+  """
+  dest = epath.Path(into) / archive.name
+  done = dest / '.extracted'
+  if done.exists():
+    return dest
+  tmp = epath.Path(into) / f'{archive.name}.incomplete'
+  if tmp.exists():
+    shutil.rmtree(tmp)
+  tmp.mkdir(parents=True)
+  log.info('Extracting %s to %s', archive, dest)
+  try:
+    if zipfile.is_zipfile(archive):
+      with zipfile.ZipFile(archive) as z:
+        z.extractall(tmp)
+    else:
+      with tarfile.open(archive) as t:
+        t.extractall(tmp, filter='data')
+  except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError) as e:
+    shutil.rmtree(tmp, ignore_errors=True)
+    raise ManualDirError(f'cannot extract {archive}: {e}') from e
+  (tmp / '.extracted').touch()
+  if dest.exists():
+    shutil.rmtree(dest)
+  tmp.rename(dest)
+  return dest
 
 
 def search_tree(root: epath.Path, found, max_depth: int) -> epath.Path | None:
-    """Breadth-first search for a directory satisfying `found`, sorted by name."""
-    level = [epath.Path(root)]
-    for _ in range(max_depth + 1):
-        nxt = []
-        for d in level:
-            if found(d):
-                return d
-            with contextlib.suppress(OSError):
-                nxt.extend(sorted(p for p in d.iterdir() if p.is_dir()))
-        level = nxt
-    return None
+  """Breadth-first search for a directory satisfying `found`, sorted by name."""
+  level = [epath.Path(root)]
+  for _ in range(max_depth + 1):
+    nxt = []
+    for d in level:
+      if found(d):
+        return d
+      with contextlib.suppress(OSError):
+        nxt.extend(sorted(p for p in d.iterdir() if p.is_dir()))
+    level = nxt
+  return None
 
 
 def natural_key(name: str) -> list:
-    """Sort key that orders '2.jpeg' before '10.jpeg'."""
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r'(\d+)', name)]
+  """Sort key that orders '2.jpeg' before '10.jpeg'."""
+  return [int(t) if t.isdigit() else t.lower() for t in re.split(r'(\d+)', name)]
 
 
 # ----------------------------------------------------------------------------
@@ -262,56 +295,56 @@ _SPEC: ClipConfig | None = None
 
 
 def _init_worker(spec: ClipConfig) -> None:
-    """Pool initializer: the spec, and one OpenCV thread per worker process."""
-    global _SPEC
-    _SPEC = spec
-    import cv2
+  """Pool initializer: the spec, and one OpenCV thread per worker process."""
+  global _SPEC
+  _SPEC = spec
+  import cv2
 
-    cv2.setNumThreads(1)
+  cv2.setNumThreads(1)
 
 
 def read_clip(source: Source, spec: ClipConfig) -> tuple[np.ndarray, int]:
-    """The sampled frames of a source (`uint8 [clip_len, H, W, 3]`) and its length."""
-    if source.frames:
-        frames = video.read_image_sequence(source.frames)
-        idx = video.sample_indices(len(frames), spec.clip_len, spec.sampling)
-        return frames[idx], len(frames)
-    return video.read_video_clip(source.path, spec.clip_len, spec.sampling)
+  """The sampled frames of a source (`uint8 [clip_len, H, W, 3]`) and its length."""
+  if source.frames:
+    frames = video.read_image_sequence(source.frames)
+    idx = video.sample_indices(len(frames), spec.clip_len, spec.sampling)
+    return frames[idx], len(frames)
+  return video.read_video_clip(source.path, spec.clip_len, spec.sampling)
 
 
 def process_source(source: Source, spec: ClipConfig | None = None):
-    """Source -> (video_id, example | None, Skipped | None, frames decoded)."""
-    from emojax.data import faces
+  """Source -> (video_id, example | None, Skipped | None, frames decoded)."""
+  from emojax.data import faces
 
-    spec = spec or _SPEC
-    try:
-        frames, n = read_clip(source, spec)
-    except video.VideoReadError as e:
-        return source.video_id, None, Skipped(e.path, f'unreadable: {e.problem}'), 0
-    try:
-        track = faces.extract_face_track(
-            frames,
-            size=spec.size,
-            margin=spec.margin,
-            align=spec.align,
-            detector=faces.default_detector(),
-            source=source.path,
-        )
-    except faces.NoFaceError as e:
-        return source.video_id, None, Skipped(source.path, f'no face: {e}'), n
-    except Exception as e:
-        raise RuntimeError(f'face extraction failed on {source.path}: {e!r}') from e
-    clip = np.asarray(track.crops, dtype=np.uint8)
-    want = (spec.clip_len, spec.size, spec.size, 3)
-    if clip.shape != want:
-        raise RuntimeError(f'{source.path}: face track has shape {clip.shape}, expected {want}')
-    example = {
-        'clip': clip,
-        'label': source.label,
-        'subject': source.subject,
-        'video_id': source.video_id,
-    }
-    return source.video_id, example, None, n
+  spec = spec or _SPEC
+  try:
+    frames, n = read_clip(source, spec)
+  except video.VideoReadError as e:
+    return source.video_id, None, Skipped(e.path, f'unreadable: {e.problem}'), 0
+  try:
+    track = faces.extract_face_track(
+      frames,
+      size=spec.size,
+      margin=spec.margin,
+      align=spec.align,
+      detector=faces.default_detector(),
+      source=source.path,
+    )
+  except faces.NoFaceError as e:
+    return source.video_id, None, Skipped(source.path, f'no face: {e}'), n
+  except Exception as e:
+    raise RuntimeError(f'face extraction failed on {source.path}: {e!r}') from e
+  clip = np.asarray(track.crops, dtype=np.uint8)
+  want = (spec.clip_len, spec.size, spec.size, 3)
+  if clip.shape != want:
+    raise RuntimeError(f'{source.path}: face track has shape {clip.shape}, expected {want}')
+  example = {
+    'clip': clip,
+    'label': source.label,
+    'subject': source.subject,
+    'video_id': source.video_id,
+  }
+  return source.video_id, example, None, n
 
 
 # ----------------------------------------------------------------------------
@@ -320,115 +353,114 @@ def process_source(source: Source, spec: ClipConfig | None = None):
 
 @contextlib.contextmanager
 def _worker_env(num_workers: int):
-    """Environment for spawned workers: one compute thread each, no GPU preallocation."""
-    saved = dict(os.environ)
-    flags = os.environ.get('XLA_FLAGS', '')
-    if num_workers > 1 and 'intra_op_parallelism_threads' not in flags:
-        os.environ['XLA_FLAGS'] = (
-            flags + ' --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1'
-        ).strip()
-        os.environ.setdefault('OMP_NUM_THREADS', '1')
-    os.environ.setdefault('XLA_PYTHON_CLIENT_PREALLOCATE', 'false')
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+  """Environment for spawned workers: one compute thread each, no GPU preallocation."""
+  saved = dict(os.environ)
+  flags = os.environ.get('XLA_FLAGS', '')
+  if num_workers > 1 and 'xla_cpu_multi_thread_eigen' not in flags:
+    os.environ['XLA_FLAGS'] = f'{flags} --xla_cpu_multi_thread_eigen=false'.strip()
+  if num_workers > 1:
+    os.environ.setdefault('OMP_NUM_THREADS', '1')
+  os.environ.setdefault('XLA_PYTHON_CLIENT_PREALLOCATE', 'false')
+  try:
+    yield
+  finally:
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 def map_sources(
-    sources: Sequence[Source], spec: ClipConfig, num_workers: int
+  sources: Sequence[Source], spec: ClipConfig, num_workers: int
 ) -> Iterable[tuple]:
-    """`process_source` over `sources`, unordered, in `num_workers` processes.
+  """`process_source` over `sources`, unordered, in `num_workers` processes.
 
-    Workers are spawned, not forked (JAX is multithreaded), so a script that
-    builds must guard its entry point with `if __name__ == '__main__':`.
-    Each worker builds its face detector once.
-    """
-    if num_workers <= 1 or len(sources) <= 1:
-        for s in sources:
-            yield process_source(s, spec)
-        return
-    ctx = multiprocessing.get_context('spawn')
-    with _worker_env(num_workers):
-        pool = futures.ProcessPoolExecutor(
-            min(num_workers, len(sources)), mp_context=ctx,
-            initializer=_init_worker, initargs=(spec,),
-        )
-        # Start the workers now, while the environment is set.
-        pending = {pool.submit(process_source, s) for s in sources}
-    try:
-        for done in futures.as_completed(pending):
-            yield done.result()
-    except futures.process.BrokenProcessPool as e:
-        raise RuntimeError(
-            'a preprocessing worker process died. Workers are spawned: a script that '
-            "builds a dataset must guard its entry point with `if __name__ == '__main__':`; "
-            'num_workers=1 runs without workers.'
-        ) from e
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+  Workers are spawned, not forked (JAX is multithreaded), so a script that
+  builds must guard its entry point with `if __name__ == '__main__':`.
+  Each worker builds its face detector once.
+  """
+  if num_workers <= 1 or len(sources) <= 1:
+    for s in sources:
+      yield process_source(s, spec)
+    return
+  ctx = multiprocessing.get_context('spawn')
+  with _worker_env(num_workers):
+    pool = futures.ProcessPoolExecutor(
+      min(num_workers, len(sources)), mp_context=ctx,
+      initializer=_init_worker, initargs=(spec,),
+    )
+    # Start the workers now, while the environment is set.
+    pending = {pool.submit(process_source, s) for s in sources}
+  try:
+    for done in futures.as_completed(pending):
+      yield done.result()
+  except futures.process.BrokenProcessPool as e:
+    raise RuntimeError(
+      'a preprocessing worker process died. Workers are spawned: a script that '
+      "builds a dataset must guard its entry point with `if __name__ == '__main__':`; "
+      'num_workers=1 runs without workers.'
+    ) from e
+  finally:
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def write_manifest(path: epath.Path, skipped: Sequence[Skipped]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open('w') as f:
-        w = csv.writer(f, delimiter='\t', lineterminator='\n')
-        w.writerow(['path', 'reason'])
-        for s in sorted(skipped, key=lambda s: natural_key(s.path)):
-            w.writerow([s.path, ' '.join(s.reason.split())])
+  path.parent.mkdir(parents=True, exist_ok=True)
+  with path.open('w') as f:
+    w = csv.writer(f, delimiter='\t', lineterminator='\n')
+    w.writerow(['path', 'reason'])
+    for s in sorted(skipped, key=lambda s: natural_key(s.path)):
+      w.writerow([s.path, ' '.join(s.reason.split())])
 
 
 def read_manifest(path: os.PathLike | str) -> list[Skipped]:
-    """The rows of a `skipped.tsv`."""
-    with epath.Path(path).open() as f:
-        rows = list(csv.reader(f, delimiter='\t'))
-    return [Skipped(*r) for r in rows[1:]]
+  """The rows of a `skipped.tsv`."""
+  with epath.Path(path).open() as f:
+    rows = list(csv.reader(f, delimiter='\t'))
+  return [Skipped(*r) for r in rows[1:]]
 
 
 def generate_examples(
-    sources: Sequence[Source],
-    spec: ClipConfig,
-    *,
-    skipped: Sequence[Skipped] = (),
-    num_workers: int = 1,
-    manifest: epath.Path,
-    desc: str = 'preprocessing',
-    stats: BuildStats | None = None,
+  sources: Sequence[Source],
+  spec: ClipConfig,
+  *,
+  skipped: Sequence[Skipped] = (),
+  num_workers: int = 1,
+  manifest: epath.Path,
+  desc: str = 'preprocessing',
+  stats: BuildStats | None = None,
 ) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Yields (key, example) for every usable source; writes the skip manifest."""
-    video.sample_indices(spec.clip_len, spec.clip_len, spec.sampling)  # Fail fast on a bad name.
-    ids = [s.video_id for s in sources]
-    if len(set(ids)) != len(ids):
-        dup = sorted({i for i in ids if ids.count(i) > 1})
-        raise ValueError(f'duplicate video ids: {dup[:5]}')
-    stats = stats if stats is not None else BuildStats()
-    stats.num_workers = min(num_workers, max(1, len(sources)))
-    skipped = list(skipped)
-    stats.left_out = len(skipped)
-    start = time.perf_counter()
-    with tqdm(total=len(sources), desc=desc, unit='video', dynamic_ncols=True) as bar:
-        for key, example, skip, n in map_sources(sources, spec, num_workers):
-            stats.frames_decoded += n
-            bar.update()
-            if skip is not None:
-                skipped.append(skip)
-                stats.skipped += 1
-                log.warning('Skipping %s: %s', skip.path, skip.reason)
-                continue
-            stats.videos += 1
-            stats.clip_frames += spec.clip_len
-            yield key, example
-    stats.seconds = time.perf_counter() - start
-    write_manifest(manifest, skipped)
-    stats.manifest = os.fspath(manifest)
-    log.info('%s: %s; skip manifest: %s', desc, stats, manifest)
-    if stats.videos == 0:
-        reasons = '; '.join(f'{s.path}: {s.reason}' for s in skipped[:5])
-        raise RuntimeError(
-            f'{desc}: no usable video among {len(sources)} sources ({len(skipped)} skipped: '
-            f'{reasons}{" ..." if len(skipped) > 5 else ""})'
-        )
+  """Yields (key, example) for every usable source; writes the skip manifest."""
+  video.sample_indices(spec.clip_len, spec.clip_len, spec.sampling)  # Fail fast on a bad name.
+  ids = [s.video_id for s in sources]
+  if len(set(ids)) != len(ids):
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    raise ValueError(f'duplicate video ids: {dup[:5]}')
+  stats = stats if stats is not None else BuildStats()
+  stats.num_workers = min(num_workers, max(1, len(sources)))
+  skipped = list(skipped)
+  stats.left_out = len(skipped)
+  start = time.perf_counter()
+  with tqdm(total=len(sources), desc=desc, unit='video', dynamic_ncols=True) as bar:
+    for key, example, skip, n in map_sources(sources, spec, num_workers):
+      stats.frames_decoded += n
+      bar.update()
+      if skip is not None:
+        skipped.append(skip)
+        stats.skipped += 1
+        log.warning('Skipping %s: %s', skip.path, skip.reason)
+        continue
+      stats.videos += 1
+      stats.clip_frames += spec.clip_len
+      yield key, example
+  stats.seconds = time.perf_counter() - start
+  write_manifest(manifest, skipped)
+  stats.manifest = os.fspath(manifest)
+  log.info('%s: %s; skip manifest: %s', desc, stats, manifest)
+  if stats.videos == 0:
+    reasons = '; '.join(f'{s.path}: {s.reason}' for s in skipped[:5])
+    raise RuntimeError(
+      f'{desc}: no usable video among {len(sources)} sources ({len(skipped)} skipped: '
+      f'{reasons}{" ..." if len(skipped) > 5 else ""})'
+    )
 
 
 # ----------------------------------------------------------------------------
@@ -437,69 +469,69 @@ def generate_examples(
 
 @dataclasses.dataclass
 class FakeArchive:
-    """What a `make_fake_archive` wrote.
+  """What a `make_fake_archive` wrote.
 
-    Attributes:
-      root: the manual directory to build from.
-      videos: video_id -> (label, subject) of every video that should build.
-      corrupt: path -> how it was broken, for files that should be skipped.
-      faceless: paths of videos without a face, which should be skipped.
-      excluded: paths the builder's default config leaves out on purpose.
-    """
+  Attributes:
+    root: the manual directory to build from.
+    videos: video_id -> (label, subject) of every video that should build.
+    corrupt: path -> how it was broken, for files that should be skipped.
+    faceless: paths of videos without a face, which should be skipped.
+    excluded: paths the builder's default config leaves out on purpose.
+  """
 
-    root: str
-    videos: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
-    corrupt: dict[str, str] = dataclasses.field(default_factory=dict)
-    faceless: list[str] = dataclasses.field(default_factory=list)
-    excluded: list[str] = dataclasses.field(default_factory=list)
+  root: str
+  videos: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
+  corrupt: dict[str, str] = dataclasses.field(default_factory=dict)
+  faceless: list[str] = dataclasses.field(default_factory=list)
+  excluded: list[str] = dataclasses.field(default_factory=list)
 
 
 def fake_face_frames(
-    num_frames: int,
-    frame_size: tuple[int, int] = (320, 240),
-    *,
-    face: bool = True,
-    grey: bool = False,
-    seed: int = 0,
+  num_frames: int,
+  frame_size: tuple[int, int] = (320, 240),
+  *,
+  face: bool = True,
+  grey: bool = False,
+  seed: int = 0,
 ) -> np.ndarray:
-    """`uint8 [num_frames, H, W, 3]` RGB: `skimage.data.astronaut()`'s head on a grey backdrop.
+  """`uint8 [num_frames, H, W, 3]` RGB: `skimage.data.astronaut()`'s head on a grey backdrop.
 
-    The head (about half the frame height) drifts a few pixels per frame, as
-    a subject does; `face=False` gives the backdrop alone (no face to find).
-    """
-    import cv2
-    import skimage.data
+  The head (about half the frame height) drifts a few pixels per frame, as
+  a subject does; `face=False` gives the backdrop alone (no face to find).
+  """
+  import cv2
+  import skimage.data
 
-    width, height = frame_size
-    rng = np.random.default_rng(seed)
-    photo = skimage.data.astronaut()[10:250, 130:330]  # Head and shoulders, 240 x 200.
-    ph = max(24, int(height * 0.6))
-    pw = ph * photo.shape[1] // photo.shape[0]
-    photo = cv2.resize(photo, (pw, ph), interpolation=cv2.INTER_AREA)
-    frames = np.empty((num_frames, height, width, 3), np.uint8)
-    y0, x0 = (height - ph) // 2, (width - pw) // 2
-    for t in range(num_frames):
-        canvas = np.full((height, width, 3), 96, np.uint8)
-        canvas += rng.integers(0, 8, canvas.shape, dtype=np.uint8)
-        if face:
-            dy, dx = (int(v) for v in rng.integers(-3, 4, 2))
-            y, x = min(max(y0 + dy, 0), height - ph), min(max(x0 + dx, 0), width - pw)
-            canvas[y:y + ph, x:x + pw] = photo
-        frames[t] = canvas
-    if grey:
-        frames[:] = cv2.cvtColor(frames.reshape(-1, width, 3), cv2.COLOR_RGB2GRAY)[
-            ..., None
-        ].reshape(num_frames, height, width, 1)
-    return frames
+  width, height = frame_size
+  rng = np.random.default_rng(seed)
+  photo = skimage.data.astronaut()[10:250, 130:330]  # Head and shoulders, 240 x 200.
+  ph = max(24, int(height * 0.6))
+  pw = ph * photo.shape[1] // photo.shape[0]
+  photo = cv2.resize(photo, (pw, ph), interpolation=cv2.INTER_AREA)
+  frames = np.empty((num_frames, height, width, 3), np.uint8)
+  y0, x0 = (height - ph) // 2, (width - pw) // 2
+  for t in range(num_frames):
+    canvas = np.full((height, width, 3), 96, np.uint8)
+    canvas += rng.integers(0, 8, canvas.shape, dtype=np.uint8)
+    if face:
+      dy, dx = (int(v) for v in rng.integers(-3, 4, 2))
+      y, x = min(max(y0 + dy, 0), height - ph), min(max(x0 + dx, 0), width - pw)
+      canvas[y:y + ph, x:x + pw] = photo
+    frames[t] = canvas
+  if grey:
+    frames[:] = cv2.cvtColor(frames.reshape(-1, width, 3), cv2.COLOR_RGB2GRAY)[
+      ..., None
+    ].reshape(num_frames, height, width, 1)
+  return frames
 
 
 def corrupt_file(path: os.PathLike | str, mode: str) -> None:
-    """Breaks a file in place: 'truncated' keeps its first 40%, 'garbage' is random bytes."""
-    path = epath.Path(path)
-    data = path.read_bytes()
-    if mode == 'truncated':
-        path.write_bytes(data[: max(1, int(len(data) * 0.4))])
-    elif mode == 'garbage':
-        path.write_bytes(np.random.default_rng(0).bytes(max(256, len(data) // 4)))
-    else:
-        raise ValueError(f"corrupt mode must be 'truncated' or 'garbage', got {mode!r}")
+  """Breaks a file in place: 'truncated' keeps its first 40%, 'garbage' is random bytes."""
+  path = epath.Path(path)
+  data = path.read_bytes()
+  if mode == 'truncated':
+    path.write_bytes(data[: max(1, int(len(data) * 0.4))])
+  elif mode == 'garbage':
+    path.write_bytes(np.random.default_rng(0).bytes(max(256, len(data) // 4)))
+  else:
+    raise ValueError(f"corrupt mode must be 'truncated' or 'garbage', got {mode!r}")

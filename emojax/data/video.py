@@ -23,25 +23,25 @@ import cv2
 import numpy as np
 
 __all__ = [
-    'VideoReadError',
-    'read_video',
-    'read_video_clip',
-    'read_image',
-    'read_image_sequence',
-    'fixed_interval_indices',
-    'segment_indices',
-    'sample_indices',
-    'SAMPLERS',
+  'VideoReadError',
+  'read_video',
+  'read_video_clip',
+  'read_image',
+  'read_image_sequence',
+  'fixed_interval_indices',
+  'segment_indices',
+  'sample_indices',
+  'SAMPLERS',
 ]
 
 
 class VideoReadError(ValueError):
-    """A video or image file is missing, undecodable, truncated or empty."""
+  """A video or image file is missing, undecodable, truncated or empty."""
 
-    def __init__(self, path: os.PathLike | str, problem: str):
-        self.path = os.fspath(path)
-        self.problem = problem
-        super().__init__(f'{self.path}: {problem}')
+  def __init__(self, path: os.PathLike | str, problem: str):
+    self.path = os.fspath(path)
+    self.problem = problem
+    super().__init__(f'{self.path}: {problem}')
 
 
 # ----------------------------------------------------------------------------
@@ -49,60 +49,60 @@ class VideoReadError(ValueError):
 
 
 def _check(num_frames: int, clip_len: int) -> None:
-    if clip_len < 1:
-        raise ValueError(f'clip_len must be >= 1, got {clip_len}')
-    if num_frames < 1:
-        raise ValueError(f'cannot sample from {num_frames} frames')
+  if clip_len < 1:
+    raise ValueError(f'clip_len must be >= 1, got {clip_len}')
+  if num_frames < 1:
+    raise ValueError(f'cannot sample from {num_frames} frames')
 
 
 def fixed_interval_indices(num_frames: int, clip_len: int) -> np.ndarray:
-    """`clip_len` indices evenly spaced over [0, num_frames - 1], ends included.
+  """`clip_len` indices evenly spaced over [0, num_frames - 1], ends included.
 
-    Positions `linspace(0, L - 1, T)` rounded half up; when L < T this repeats
-    frames (each about T / L times), when L == T it is `arange(L)`.
-    """
-    _check(num_frames, clip_len)
-    if clip_len == 1:
-        return np.zeros(1, np.int64)
-    pos = np.arange(clip_len) * (num_frames - 1) / (clip_len - 1)
-    return np.floor(pos + 0.5).astype(np.int64)
+  Positions `linspace(0, L - 1, T)` rounded half up; when L < T this repeats
+  frames (each about T / L times), when L == T it is `arange(L)`.
+  """
+  _check(num_frames, clip_len)
+  if clip_len == 1:
+    return np.zeros(1, np.int64)
+  pos = np.arange(clip_len) * (num_frames - 1) / (clip_len - 1)
+  return np.floor(pos + 0.5).astype(np.int64)
 
 
 def segment_indices(num_frames: int, clip_len: int) -> np.ndarray:
-    """The central `clip_len` consecutive frames.
+  """The central `clip_len` consecutive frames.
 
-    Longer: drop (L - T) // 2 frames at the start and the rest at the end.
-    Shorter: all frames, with the first repeated (T - L) // 2 times before and
-    the last repeated for the rest after.
-    """
-    _check(num_frames, clip_len)
-    if num_frames >= clip_len:
-        start = (num_frames - clip_len) // 2
-        return np.arange(start, start + clip_len, dtype=np.int64)
-    before = (clip_len - num_frames) // 2
-    after = clip_len - num_frames - before
-    return np.concatenate([
-        np.zeros(before, np.int64),
-        np.arange(num_frames, dtype=np.int64),
-        np.full(after, num_frames - 1, np.int64),
-    ])
+  Longer: drop (L - T) // 2 frames at the start and the rest at the end.
+  Shorter: all frames, with the first repeated (T - L) // 2 times before and
+  the last repeated for the rest after.
+  """
+  _check(num_frames, clip_len)
+  if num_frames >= clip_len:
+    start = (num_frames - clip_len) // 2
+    return np.arange(start, start + clip_len, dtype=np.int64)
+  before = (clip_len - num_frames) // 2
+  after = clip_len - num_frames - before
+  return np.concatenate([
+    np.zeros(before, np.int64),
+    np.arange(num_frames, dtype=np.int64),
+    np.full(after, num_frames - 1, np.int64),
+  ])
 
 
 SAMPLERS: dict[str, Callable[[int, int], np.ndarray]] = {
-    'fixed_interval': fixed_interval_indices,
-    'segment': segment_indices,
+  'fixed_interval': fixed_interval_indices,
+  'segment': segment_indices,
 }
 
 
 def sample_indices(num_frames: int, clip_len: int, method: str) -> np.ndarray:
-    """Dispatches to the sampler named `method` (see `SAMPLERS`)."""
-    try:
-        sampler = SAMPLERS[method]
-    except KeyError:
-        raise ValueError(
-            f'unknown sampling method {method!r}; expected one of {sorted(SAMPLERS)}'
-        ) from None
-    return sampler(num_frames, clip_len)
+  """Dispatches to the sampler named `method` (see `SAMPLERS`)."""
+  try:
+    sampler = SAMPLERS[method]
+  except KeyError:
+    raise ValueError(
+      f'unknown sampling method {method!r}; expected one of {sorted(SAMPLERS)}'
+    ) from None
+  return sampler(num_frames, clip_len)
 
 
 # ----------------------------------------------------------------------------
@@ -110,127 +110,127 @@ def sample_indices(num_frames: int, clip_len: int, method: str) -> np.ndarray:
 
 
 def _open_video(path: os.PathLike | str) -> cv2.VideoCapture:
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise VideoReadError(path, 'file not found')
-    if os.path.getsize(path) == 0:
-        raise VideoReadError(path, 'file is empty (0 bytes)')
-    cap = cv2.VideoCapture(path)
-    if not cap.isOpened():
-        cap.release()
-        raise VideoReadError(path, 'not decodable as video (OpenCV/FFmpeg cannot open it)')
-    return cap
+  path = os.fspath(path)
+  if not os.path.isfile(path):
+    raise VideoReadError(path, 'file not found')
+  if os.path.getsize(path) == 0:
+    raise VideoReadError(path, 'file is empty (0 bytes)')
+  cap = cv2.VideoCapture(path)
+  if not cap.isOpened():
+    cap.release()
+    raise VideoReadError(path, 'not decodable as video (OpenCV/FFmpeg cannot open it)')
+  return cap
 
 
 def _to_rgb(bgr: np.ndarray) -> np.ndarray:
-    if bgr.ndim == 2:
-        return cv2.cvtColor(bgr, cv2.COLOR_GRAY2RGB)
-    if bgr.shape[-1] == 4:
-        return cv2.cvtColor(bgr, cv2.COLOR_BGRA2RGB)
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+  if bgr.ndim == 2:
+    return cv2.cvtColor(bgr, cv2.COLOR_GRAY2RGB)
+  if bgr.shape[-1] == 4:
+    return cv2.cvtColor(bgr, cv2.COLOR_BGRA2RGB)
+  return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def _decode(path, keep: Callable[[int], bool]) -> tuple[dict[int, np.ndarray], int]:
-    """Decodes sequentially; returns {index: RGB frame} for kept indices and the count."""
-    cap = _open_video(path)
-    frames, n = {}, 0
-    try:
-        while cap.grab():
-            if keep(n):
-                ok, bgr = cap.retrieve()
-                if not ok or bgr is None:
-                    raise VideoReadError(path, f'frame {n} could not be decoded')
-                frames[n] = _to_rgb(bgr)
-            n += 1
-    except cv2.error as e:
-        raise VideoReadError(path, f'decoding failed at frame {n}: {e}') from e
-    finally:
-        cap.release()
-    if n == 0:
-        raise VideoReadError(path, 'zero frames decoded')
-    return frames, n
+  """Decodes sequentially; returns {index: RGB frame} for kept indices and the count."""
+  cap = _open_video(path)
+  frames, n = {}, 0
+  try:
+    while cap.grab():
+      if keep(n):
+        ok, bgr = cap.retrieve()
+        if not ok or bgr is None:
+          raise VideoReadError(path, f'frame {n} could not be decoded')
+        frames[n] = _to_rgb(bgr)
+      n += 1
+  except cv2.error as e:
+    raise VideoReadError(path, f'decoding failed at frame {n}: {e}') from e
+  finally:
+    cap.release()
+  if n == 0:
+    raise VideoReadError(path, 'zero frames decoded')
+  return frames, n
 
 
 def read_video(path: os.PathLike | str) -> np.ndarray:
-    """All frames of a video file as `uint8 [N, H, W, 3]` RGB."""
-    frames, n = _decode(path, lambda i: True)
-    return np.stack([frames[i] for i in range(n)])
+  """All frames of a video file as `uint8 [N, H, W, 3]` RGB."""
+  frames, n = _decode(path, lambda i: True)
+  return np.stack([frames[i] for i in range(n)])
 
 
 def read_video_clip(
-    path: os.PathLike | str, clip_len: int, method: str = 'fixed_interval'
+  path: os.PathLike | str, clip_len: int, method: str = 'fixed_interval'
 ) -> tuple[np.ndarray, int]:
-    """Decodes only the frames a clip needs: (`uint8 [clip_len, H, W, 3]`, num_frames).
+  """Decodes only the frames a clip needs: (`uint8 [clip_len, H, W, 3]`, num_frames).
 
-    Indices come from the container's frame count and are checked against the
-    frames actually decoded; if the two disagree the video is decoded again
-    with the true count, so the result always equals
-    `read_video(path)[sample_indices(len, clip_len, method)]`.
+  Indices come from the container's frame count and are checked against the
+  frames actually decoded; if the two disagree the video is decoded again
+  with the true count, so the result always equals
+  `read_video(path)[sample_indices(len, clip_len, method)]`.
 
-    Raises VideoReadError also for a truncated file: one where fewer than 90%
-    of the frames its container declares can be decoded.
-    """
-    cap = _open_video(path)
-    reported = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-    cap.release()
-    if reported > 0:
-        idx = sample_indices(reported, clip_len, method)
-        wanted = set(idx.tolist())
-        frames, n = _decode(path, wanted.__contains__)
-        if n == reported:
-            return np.stack([frames[i] for i in idx]), n
-        if n < 0.9 * reported - 1:
-            raise VideoReadError(
-                path, f'truncated: the container declares {reported} frames, only {n} decode'
-            )
-    else:
-        frames, n = _decode(path, lambda i: False)  # Count only.
-    idx = sample_indices(n, clip_len, method)
+  Raises VideoReadError also for a truncated file: one where fewer than 90%
+  of the frames its container declares can be decoded.
+  """
+  cap = _open_video(path)
+  reported = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+  cap.release()
+  if reported > 0:
+    idx = sample_indices(reported, clip_len, method)
     wanted = set(idx.tolist())
-    frames, n2 = _decode(path, wanted.__contains__)
-    if n2 != n:
-        raise VideoReadError(path, f'frame count unstable across decodes ({n} vs {n2})')
-    return np.stack([frames[i] for i in idx]), n
+    frames, n = _decode(path, wanted.__contains__)
+    if n == reported:
+      return np.stack([frames[i] for i in idx]), n
+    if n < 0.9 * reported - 1:
+      raise VideoReadError(
+        path, f'truncated: the container declares {reported} frames, only {n} decode'
+      )
+  else:
+    frames, n = _decode(path, lambda i: False)  # Count only.
+  idx = sample_indices(n, clip_len, method)
+  wanted = set(idx.tolist())
+  frames, n2 = _decode(path, wanted.__contains__)
+  if n2 != n:
+    raise VideoReadError(path, f'frame count unstable across decodes ({n} vs {n2})')
+  return np.stack([frames[i] for i in idx]), n
 
 
 _JPEG_SOI, _JPEG_EOI = b'\xff\xd8', b'\xff\xd9'
 
 
 def read_image(path: os.PathLike | str) -> np.ndarray:
-    """One image file as `uint8 [H, W, 3]` RGB; grey images are expanded to RGB.
+  """One image file as `uint8 [H, W, 3]` RGB; grey images are expanded to RGB.
 
-    A JPEG without its end-of-image marker (a truncated download) is rejected
-    even though libjpeg would decode its first part with a warning.
-    """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise VideoReadError(path, 'file not found')
-    data = np.fromfile(path, dtype=np.uint8)
-    if data.size == 0:
-        raise VideoReadError(path, 'file is empty (0 bytes)')
-    raw = data.tobytes()
-    if raw.startswith(_JPEG_SOI) and _JPEG_EOI not in raw[-64:]:
-        raise VideoReadError(path, 'truncated JPEG (no end-of-image marker)')
-    try:
-        img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-    except cv2.error as e:
-        raise VideoReadError(path, f'not decodable as image: {e}') from e
-    if img is None:
-        raise VideoReadError(path, 'not decodable as image')
-    if img.dtype != np.uint8:
-        raise VideoReadError(path, f'unsupported pixel type {img.dtype} (expected 8-bit)')
-    return _to_rgb(img)
+  A JPEG without its end-of-image marker (a truncated download) is rejected
+  even though libjpeg would decode its first part with a warning.
+  """
+  path = os.fspath(path)
+  if not os.path.isfile(path):
+    raise VideoReadError(path, 'file not found')
+  data = np.fromfile(path, dtype=np.uint8)
+  if data.size == 0:
+    raise VideoReadError(path, 'file is empty (0 bytes)')
+  raw = data.tobytes()
+  if raw.startswith(_JPEG_SOI) and _JPEG_EOI not in raw[-64:]:
+    raise VideoReadError(path, 'truncated JPEG (no end-of-image marker)')
+  try:
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+  except cv2.error as e:
+    raise VideoReadError(path, f'not decodable as image: {e}') from e
+  if img is None:
+    raise VideoReadError(path, 'not decodable as image')
+  if img.dtype != np.uint8:
+    raise VideoReadError(path, f'unsupported pixel type {img.dtype} (expected 8-bit)')
+  return _to_rgb(img)
 
 
 def read_image_sequence(paths: Sequence[os.PathLike | str]) -> np.ndarray:
-    """Image files, in the given order, as `uint8 [N, H, W, 3]` RGB."""
-    if len(paths) == 0:
-        raise VideoReadError('<image sequence>', 'zero frames (no image paths given)')
-    frames = [read_image(p) for p in paths]
-    shape = frames[0].shape
-    for p, f in zip(paths, frames):
-        if f.shape != shape:
-            raise VideoReadError(
-                p, f'frame size {f.shape[:2]} differs from the first frame {shape[:2]}'
-            )
-    return np.stack(frames)
+  """Image files, in the given order, as `uint8 [N, H, W, 3]` RGB."""
+  if len(paths) == 0:
+    raise VideoReadError('<image sequence>', 'zero frames (no image paths given)')
+  frames = [read_image(p) for p in paths]
+  shape = frames[0].shape
+  for p, f in zip(paths, frames):
+    if f.shape != shape:
+      raise VideoReadError(
+        p, f'frame size {f.shape[:2]} differs from the first frame {shape[:2]}'
+      )
+  return np.stack(frames)

@@ -118,7 +118,7 @@ class AttentionLSTMNet(nn.Module):
     feats = FrameCNN(**cnn_kwargs(self), frozen=self.freeze_cnn, name='cnn')(
         x.reshape(batch * frames, *x.shape[2:]), train)
     feats = feats.reshape(batch, frames, -1).astype(jnp.float32)
-    hidden = nn.RNN(nn.OptimizedLSTMCell(self.lstm_features), name='lstm')(feats)
+    hidden = nn.RNN(nn.OptimizedLSTMCell(self.lstm_features, name='lstm'))(feats)
     if self.use_attention:
       out, _ = LSTMAttention(name='attention')(hidden)
     else:

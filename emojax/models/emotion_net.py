@@ -7,6 +7,11 @@
 
 `use_convlstm` / `use_transformer` give the four rows of the paper's ablation; with both off the
 backbone's globally averaged features are classified directly.
+
+`frame_difference=True` appends each frame's difference from the clip's first (neutral) frame as
+three more input channels, as TSN's RGB-difference input does: it removes the subject's static
+appearance, so a small network trained briefly (the CPU demo) sees the expression's dynamics
+directly. The paper's configs leave it off.
 """
 from __future__ import annotations
 
@@ -26,6 +31,9 @@ class EmotionNet(nn.Module):
   depth: int = 34
   width: int = 64
   temporal_strides: Sequence[int] = (1, 1, 1, 1, 1)
+  stem_stride: int = 2  # 1 keeps detail in small (e.g. 56 px) faces
+  max_pool: bool = True
+  frame_difference: bool = False  # add x_t - x_0 channels (see the class docstring)
   use_convlstm: bool = True
   use_transformer: bool = True
   convlstm_features: int | None = None  # default: half the backbone's output channels
@@ -43,7 +51,10 @@ class EmotionNet(nn.Module):
 
   @nn.compact
   def __call__(self, x, train: bool = True):
+    if self.frame_difference:
+      x = jnp.concatenate([x, x - x[:, :1]], axis=-1)
     features = resnet3d(self.depth, num_filters=self.width, temporal_strides=self.temporal_strides,
+                        stem_stride=self.stem_stride, max_pool=self.max_pool,
                         conv_impl=self.conv_impl, dtype=self.dtype, name='backbone')(x, train)
     channels = features.shape[-1]
     fused = []

@@ -13,8 +13,9 @@ eNTERFACE'05: 67.5%, 18.2 points above C3D):
          -> 3D spatial attention: x * sigmoid(conv3d([mean_c(x), max_c(x)])), one weight per position
             of each frame (a CBAM-style spatial map; the conv's 3x7x7 kernel lets a frame's map see
             its neighbours)
-         -> frame tokens (spatial average) [B, T', C] -> tokens + MHA(LN(tokens)) over time,
-            `temporal_attention_layers` times (residual connections with multi-head attention)
+         -> frame tokens (spatial average) [B, T', C], projected to `attention_dim` (512)
+         -> tokens + MHA(LN(tokens)) over time, `temporal_attention_layers` times (residual
+            connections with multi-head attention)
          -> temporal average -> dropout -> dense -> logits
 
 The paper does not give the depth, the widths or where the attention modules sit. Choices here, all
@@ -134,6 +135,7 @@ class P3DNet(nn.Module):
   block_style: str = 'cycle'
   expansion: int = 4
   stem_kernel: tuple[int, int, int] = (1, 7, 7)
+  max_pool: bool = True
   temporal_strides: Sequence[int] | None = None  # stem + one per stage; default all 1
   spatial_attention: str = 'every_stage'
   attention_kernel: tuple[int, int, int] = (3, 7, 7)
@@ -166,7 +168,8 @@ class P3DNet(nn.Module):
     x = conv(self.width, tuple(self.stem_kernel), (strides_t[0], 2, 2), name='conv_init')(
         x.astype(self.dtype))
     x = nn.relu(norm(name='bn_init')(x))
-    x = nn.max_pool(x, (1, 3, 3), strides=(1, 2, 2), padding='SAME')
+    if self.max_pool:
+      x = nn.max_pool(x, (1, 3, 3), strides=(1, 2, 2), padding='SAME')
     index, last = 0, len(self.stage_sizes) - 1
     for i, size in enumerate(self.stage_sizes):
       for j in range(size):

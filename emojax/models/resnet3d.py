@@ -124,6 +124,7 @@ class ResNet3D(nn.Module):
   num_filters: int = 64
   stem_kernel: tuple[int, int, int] = (7, 7, 7)
   temporal_strides: Sequence[int] = (1, 1, 1, 1, 1)
+  stem_stride: int = 2
   max_pool: bool = True
   conv_impl: str = 'auto'
   dtype: Any = jnp.float32
@@ -136,7 +137,8 @@ class ResNet3D(nn.Module):
     conv = functools.partial(Conv3D, impl=self.conv_impl, dtype=self.dtype)
     norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=0.9,
                              epsilon=1e-5, dtype=self.dtype)
-    x = conv(self.num_filters, self.stem_kernel, (self.temporal_strides[0], 2, 2),
+    x = conv(self.num_filters, self.stem_kernel,
+             (self.temporal_strides[0], self.stem_stride, self.stem_stride),
              name='conv_init')(x.astype(self.dtype))
     x = nn.relu(norm(name='bn_init')(x))
     if self.max_pool:

@@ -127,9 +127,9 @@ class Stream(nn.Module):
         x.reshape(batch * frames, *x.shape[2:]), train)
     maps = SpatialRecursiveLayer(self.srl_features, self.srl_merge, name='srl')(maps)
     tokens = maps.mean(axis=(1, 2)).reshape(batch, frames, -1)
-    hidden = nn.Bidirectional(nn.RNN(nn.OptimizedLSTMCell(self.temporal_features)),
-                              nn.RNN(nn.OptimizedLSTMCell(self.temporal_features)),
-                              name='trl')(tokens)
+    hidden = nn.Bidirectional(
+        nn.RNN(nn.OptimizedLSTMCell(self.temporal_features, name='trl_forward')),
+        nn.RNN(nn.OptimizedLSTMCell(self.temporal_features, name='trl_backward')))(tokens)
     return hidden.mean(axis=1)
 
 
@@ -149,6 +149,7 @@ class RFSCNN(nn.Module):
 
   `return_features=True` (or `apply(..., method='features')`) returns the fused feature instead.
   """
+  input_channels = INPUT_CHANNELS  # class constant (not a config field): clip channels it takes
   num_classes: int
   cnn_features: Sequence[int] = (64, 128, 256, 512)
   srl_features: int = 256

@@ -87,6 +87,7 @@ def train_fold(config, workdir: str, data: FoldData, fold: int = 0, mesh=None, l
   best_val, patience_left = -1.0, config.early_stopping_patience
   window, window_start, seen = [], time.perf_counter(), 0
   progress = _progress(total_steps, start, fold)
+  writer = _summary_writer(os.path.join(workdir, 'tensorboard'))
   for step in range(start, total_steps):
     batch = steps_lib.shard_batch(next(train_iter), mesh)
     state, step_metrics = train_fn(state, batch, step_rng)
@@ -100,6 +101,9 @@ def train_fold(config, workdir: str, data: FoldData, fold: int = 0, mesh=None, l
       rate = seen / (time.perf_counter() - window_start)
       progress.set_postfix(epoch=done // steps_per_epoch, loss=f'{loss:.3f}',
                            acc=f'{train_acc:.3f}', clips_s=f'{rate:.1f}')
+      writer.add_scalar('train/loss', loss, done)
+      writer.add_scalar('train/accuracy', train_acc, done)
+      writer.add_scalar('train/clips_per_s', rate, done)
       window, window_start, seen = [], time.perf_counter(), 0
     progress.update(1)
     if done % steps_per_epoch == 0:
@@ -111,6 +115,10 @@ def train_fold(config, workdir: str, data: FoldData, fold: int = 0, mesh=None, l
         record['val_accuracy'] = metrics_lib.accuracy(
             evaluate(eval_fn, state, data.source, data.validation, config, mesh))
       history.append(record)
+      for key in ('test_accuracy', 'val_accuracy'):
+        if key in record:
+          writer.add_scalar(key.replace('_', '/'), record[key], done)
+      writer.flush()
       log(f'fold {fold} epoch {epoch}/{config.num_epochs}: ' +
           ' '.join(f'{k}={v:.4f}' for k, v in record.items() if isinstance(v, float)))
       save(done)
@@ -125,6 +133,7 @@ def train_fold(config, workdir: str, data: FoldData, fold: int = 0, mesh=None, l
     elif done % config.checkpoint_every_steps == 0:
       save(done)
   progress.close()
+  writer.close()
   manager.wait_until_finished()
 
   matrix = evaluate(eval_fn, state, data.source, data.test, config, mesh)
@@ -132,6 +141,21 @@ def train_fold(config, workdir: str, data: FoldData, fold: int = 0, mesh=None, l
   result.update(steps=int(jax.device_get(state.step)), history=history)
   manager.close()
   return result
+
+
+class _NoWriter:
+  def add_scalar(self, *args, **kwargs):
+    pass
+
+  flush = close = add_scalar
+
+
+def _summary_writer(logdir: str):
+  """TensorBoard event files written without TensorFlow (tensorboardX), by process 0 only."""
+  if jax.process_index() != 0:
+    return _NoWriter()
+  from tensorboardX import SummaryWriter
+  return SummaryWriter(logdir)
 
 
 def _progress(total: int, initial: int, fold: int):

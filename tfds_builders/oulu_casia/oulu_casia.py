@@ -17,7 +17,7 @@ MODALITIES = ('VL', 'NI')
 ILLUMINATIONS = ('Strong', 'Weak', 'Dark')
 # Expression folder names of the release -> our class names (same order).
 EXPRESSION_DIRS = dict(zip(
-    ('anger', 'disgust', 'fear', 'happiness', 'sadness', 'surprise'), common.CLASS_NAMES
+  ('anger', 'disgust', 'fear', 'happiness', 'sadness', 'surprise'), common.CLASS_NAMES
 ))
 IMAGE_SUFFIXES = ('.jpeg', '.jpg', '.png', '.bmp')
 SUBJECT_RE = re.compile(r'P\d+', re.IGNORECASE)
@@ -43,137 +43,137 @@ the zip / tar archive that holds it, which is then extracted automatically.
 
 @dataclasses.dataclass(eq=False)
 class OuluCasiaConfig(common.ClipConfig):
-    """One imaging system x illumination of the release.
+  """One imaging system x illumination of the release.
 
-    Attributes:
-      modality: 'VL' (visible light) or 'NI' (near infrared).
-      illumination: 'Strong', 'Weak' or 'Dark'.
-    """
+  Attributes:
+    modality: 'VL' (visible light) or 'NI' (near infrared).
+    illumination: 'Strong', 'Weak' or 'Dark'.
+  """
 
-    modality: str = 'VL'
-    illumination: str = 'Strong'
+  modality: str = 'VL'
+  illumination: str = 'Strong'
 
 
 def _configs() -> list[OuluCasiaConfig]:
-    return [
-        OuluCasiaConfig(
-            name=f'{m.lower()}_{i.lower()}',
-            modality=m,
-            illumination=i,
-            description=f'{m} camera, {i.lower()} illumination; 16 x 128 x 128 face clips, '
-            'fixed-interval sampling.',
-        )
-        for m in MODALITIES
-        for i in ILLUMINATIONS
-    ]
+  return [
+    OuluCasiaConfig(
+      name=f'{m.lower()}_{i.lower()}',
+      modality=m,
+      illumination=i,
+      description=f'{m} camera, {i.lower()} illumination; 16 x 128 x 128 face clips, '
+      'fixed-interval sampling.',
+    )
+    for m in MODALITIES
+    for i in ILLUMINATIONS
+  ]
 
 
 def _child(d: epath.Path, name: str) -> epath.Path | None:
-    """The sub-folder of `d` called `name`, ignoring case."""
-    try:
-        for p in d.iterdir():
-            if p.name.lower() == name.lower() and p.is_dir():
-                return p
-    except OSError:
-        pass
-    return None
+  """The sub-folder of `d` called `name`, ignoring case."""
+  try:
+    for p in d.iterdir():
+      if p.name.lower() == name.lower() and p.is_dir():
+        return p
+  except OSError:
+    pass
+  return None
 
 
 def find_condition_dir(root: epath.Path, modality: str, illumination: str) -> epath.Path | None:
-    """`.../OriginalImg/<modality>/<illumination>` under `root`, searched 4 levels deep.
+  """`.../OriginalImg/<modality>/<illumination>` under `root`, searched 4 levels deep.
 
-    A folder named OriginalImg wins; any folder holding `<modality>/<illumination>`
-    is the fallback (e.g. a tree unpacked without its top folder).
-    """
+  A folder named OriginalImg wins; any folder holding `<modality>/<illumination>`
+  is the fallback (e.g. a tree unpacked without its top folder).
+  """
 
-    def cond(d):
-        m = _child(d, modality)
-        return m is not None and _child(m, illumination) is not None
+  def cond(d):
+    m = _child(d, modality)
+    return m is not None and _child(m, illumination) is not None
 
-    top = common.search_tree(root, lambda d: d.name.lower() == 'originalimg' and cond(d), 4)
-    top = top or common.search_tree(root, cond, 4)
-    return None if top is None else _child(_child(top, modality), illumination)
+  top = common.search_tree(root, lambda d: d.name.lower() == 'originalimg' and cond(d), 4)
+  top = top or common.search_tree(root, cond, 4)
+  return None if top is None else _child(_child(top, modality), illumination)
 
 
 def list_sequences(cond_dir: epath.Path, prefix: str):
-    """Sources (one per subject x expression folder) and skipped entries of a condition."""
-    sources, skipped = [], []
-    subjects = sorted(
-        (p for p in cond_dir.iterdir() if p.is_dir() and SUBJECT_RE.fullmatch(p.name)),
+  """Sources (one per subject x expression folder) and skipped entries of a condition."""
+  sources, skipped = [], []
+  subjects = sorted(
+    (p for p in cond_dir.iterdir() if p.is_dir() and SUBJECT_RE.fullmatch(p.name)),
+    key=lambda p: common.natural_key(p.name),
+  )
+  for subj in subjects:
+    for expr in sorted(subj.iterdir(), key=lambda p: p.name):
+      if not expr.is_dir():
+        continue
+      video_id = f'{prefix}/{subj.name}/{expr.name}'
+      label = EXPRESSION_DIRS.get(expr.name.lower())
+      if label is None:
+        skipped.append(common.Skipped(str(expr), 'unrecognised expression folder'))
+        continue
+      frames = sorted(
+        (p for p in expr.iterdir()
+        if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith('.')),
         key=lambda p: common.natural_key(p.name),
-    )
-    for subj in subjects:
-        for expr in sorted(subj.iterdir(), key=lambda p: p.name):
-            if not expr.is_dir():
-                continue
-            video_id = f'{prefix}/{subj.name}/{expr.name}'
-            label = EXPRESSION_DIRS.get(expr.name.lower())
-            if label is None:
-                skipped.append(common.Skipped(str(expr), 'unrecognised expression folder'))
-                continue
-            frames = sorted(
-                (p for p in expr.iterdir()
-                 if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith('.')),
-                key=lambda p: common.natural_key(p.name),
-            )
-            if not frames:
-                skipped.append(common.Skipped(str(expr), 'unreadable: no image files'))
-                continue
-            sources.append(common.Source(
-                video_id=video_id,
-                label=label,
-                subject=subj.name,
-                path=str(expr),
-                frames=tuple(str(p) for p in frames),
-            ))
-    return sources, skipped
+      )
+      if not frames:
+        skipped.append(common.Skipped(str(expr), 'unreadable: no image files'))
+        continue
+      sources.append(common.Source(
+        video_id=video_id,
+        label=label,
+        subject=subj.name,
+        path=str(expr),
+        frames=tuple(str(p) for p in frames),
+      ))
+  return sources, skipped
 
 
 class OuluCasia(common.VideoBuilder):
-    """Oulu-CASIA NIR&VIS: 6 posed expressions, 80 subjects, neutral-to-apex sequences.
+  """Oulu-CASIA NIR&VIS: 6 posed expressions, 80 subjects, neutral-to-apex sequences.
 
-    Each example is one image sequence (subject x expression): `clip_len` frames
-    sampled from the sorted images (default fixed-interval, first and last
-    included), with the face cropped to `size` x `size` by MTCNN. Single `train`
-    split; folds are made by subject downstream. Sequences that cannot be read,
-    or where no face is found, are listed in `skipped.tsv` next to the data.
-    """
+  Each example is one image sequence (subject x expression): `clip_len` frames
+  sampled from the sorted images (default fixed-interval, first and last
+  included), with the face cropped to `size` x `size` by MTCNN. Single `train`
+  split; folds are made by subject downstream. Sequences that cannot be read,
+  or where no face is found, are listed in `skipped.tsv` next to the data.
+  """
 
-    VERSION = tfds.core.Version('1.0.0')
-    RELEASE_NOTES = {'1.0.0': 'Initial release.'}
-    BUILDER_CONFIGS = _configs()
-    DEFAULT_CONFIG_NAME = 'vl_strong'
-    MANUAL_DOWNLOAD_INSTRUCTIONS = _INSTRUCTIONS
-    CITATION = """@article{zhao2011facial,
+  VERSION = tfds.core.Version('1.0.0')
+  RELEASE_NOTES = {'1.0.0': 'Initial release.'}
+  BUILDER_CONFIGS = _configs()
+  DEFAULT_CONFIG_NAME = 'vl_strong'
+  MANUAL_DOWNLOAD_INSTRUCTIONS = _INSTRUCTIONS
+  CITATION = """@article{zhao2011facial,
   title={Facial expression recognition from near-infrared videos},
   author={Zhao, Guoying and Huang, Xiaohua and Taini, Matti and Li, Stan Z and Pietik{\\"a}inen, Matti},
   journal={Image and Vision Computing}, volume={29}, number={9}, pages={607--619}, year={2011}
 }"""
 
-    def _split_generators(self, dl_manager):
-        cfg = self.builder_config
-        if cfg.modality not in MODALITIES or cfg.illumination not in ILLUMINATIONS:
-            raise ValueError(
-                f'config {cfg.name}: modality must be one of {MODALITIES} and '
-                f'illumination one of {ILLUMINATIONS}, got {cfg.modality!r}, {cfg.illumination!r}'
-            )
-        manual_dir = self._manual_dir(dl_manager)
-        _, cond_dir = common.find_or_extract(
-            manual_dir, dl_manager,
-            lambda root: find_condition_dir(root, cfg.modality, cfg.illumination),
-        )
-        if cond_dir is None:
-            raise self._missing(
-                manual_dir, f'no OriginalImg/{cfg.modality}/{cfg.illumination} folder found'
-            )
-        sources, skipped = list_sequences(
-            cond_dir, f'{cond_dir.parent.name}/{cond_dir.name}'
-        )
-        if not sources:
-            raise self._missing(manual_dir, f'no image sequences (P*/<Expression>/*.jpeg) in {cond_dir}')
-        log.info('%s: %d sequences of %d subjects in %s', cfg.name, len(sources),
-                 len({s.subject for s in sources}), cond_dir)
-        return {'train': self._generate_examples(sources, skipped)}
+  def _split_generators(self, dl_manager):
+    cfg = self.builder_config
+    if cfg.modality not in MODALITIES or cfg.illumination not in ILLUMINATIONS:
+      raise ValueError(
+        f'config {cfg.name}: modality must be one of {MODALITIES} and '
+        f'illumination one of {ILLUMINATIONS}, got {cfg.modality!r}, {cfg.illumination!r}'
+      )
+    manual_dir = self._manual_dir(dl_manager)
+    _, cond_dir = common.find_or_extract(
+      manual_dir, dl_manager,
+      lambda root: find_condition_dir(root, cfg.modality, cfg.illumination),
+    )
+    if cond_dir is None:
+      raise self._missing(
+        manual_dir, f'no OriginalImg/{cfg.modality}/{cfg.illumination} folder found'
+      )
+    sources, skipped = list_sequences(
+      cond_dir, f'{cond_dir.parent.name}/{cond_dir.name}'
+    )
+    if not sources:
+      raise self._missing(manual_dir, f'no image sequences (P*/<Expression>/*.jpeg) in {cond_dir}')
+    log.info('%s: %d sequences of %d subjects in %s', cfg.name, len(sources),
+        len({s.subject for s in sources}), cond_dir)
+    return {'train': self._generate_examples(sources, skipped)}
 
-    def _generate_examples(self, sources, skipped):
-        yield from self._generate_from_sources(sources, skipped)
+  def _generate_examples(self, sources, skipped):
+    yield from self._generate_from_sources(sources, skipped)

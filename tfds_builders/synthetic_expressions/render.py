@@ -152,14 +152,14 @@ def sample_subject(rng) -> SubjectParams:
   # "resting smile", permanently raised brows, an open mouth...).
   rest = rng.normal(0, 0.12, len(AU_NAMES))
   if u() < 0.85:
-    rest += u(0.35, 0.7) * APEX[rng.integers(len(CLASS_NAMES))]
+    rest += u(0.25, 0.5) * APEX[rng.integers(len(CLASS_NAMES))]
   rest = np.clip(rest, _AU_LO, _AU_HI)
   rest[_AU['jaw_drop']] = max(rest[_AU['jaw_drop']], 0.)
   rest[_AU['lips_part']] = max(rest[_AU['lips_part']], 0.)
   rest[_AU['nose_wrinkle']] = max(rest[_AU['nose_wrinkle']], 0.)
   tup = lambda a: tuple(float(x) for x in a)
   return SubjectParams(
-      face_w=u(0.25, 0.31), face_h=u(0.33, 0.39), face_y=u(0.49, 0.55),
+      face_w=u(0.31, 0.37), face_h=u(0.41, 0.47), face_y=u(0.50, 0.54),
       chin_p=u(1.7, 2.7), jaw_w=u(0.78, 0.98),
       skin=tup(skin), hair=tup(hair), iris=tup(iris), lips=tup(lips),
       background=tup(np.clip(background, 0, 255)), clothes=tup(clothes),
@@ -392,7 +392,7 @@ def render_video(rng, subject: SubjectParams, label: int, num_frames: int,
   # Expression time course: neutral until the onset, then a smooth rise.
   onset = max(1., rng.uniform(0.08, 0.35) * last)
   duration = rng.uniform(0.3, 0.55) * last
-  peak = rng.uniform(0.65, 1.0) * subject.expressivity
+  peak = rng.uniform(0.8, 1.1) * subject.expressivity
   intensity = peak * _smoothstep((np.arange(T) - onset) / duration)
   apex = APEX[label] * rng.normal(1., 0.15, len(AU_NAMES))
   apex += rng.normal(0., 0.05, len(AU_NAMES))

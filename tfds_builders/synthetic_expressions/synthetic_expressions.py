@@ -65,8 +65,12 @@ def video_id(subject: int, label: int, index: int) -> str:
 class SyntheticExpressions(tfds.core.GeneratorBasedBuilder):
   """Generated face videos of six facial expressions (neutral -> apex)."""
 
-  VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES = {'1.0.0': 'Initial release.'}
+  VERSION = tfds.core.Version('1.1.0')
+  RELEASE_NOTES = {
+      '1.0.0': 'Initial release.',
+      '1.1.0': 'Faces fill more of the frame (as MTCNN crops do), milder resting expressions, '
+               'stronger apexes.',
+  }
   BUILDER_CONFIGS = [
       SyntheticExpressionsConfig(
           name='default',

@@ -1,0 +1,135 @@
+"""Two-stage training of the attention-LSTM system: frame-level pre-training, then fine-tuning with
+the conv layers frozen.
+
+Freezing lives in the optimizer: `freeze(tx, prefixes)` wraps any optax transformation with
+`optax.multi_transform`, sending every parameter whose '/'-joined path starts with one of `prefixes`
+to `optax.set_to_zero()` (no update, weight decay included) and the rest to `tx`.
+`apply_freezing(tx, config)` does this for `config.model.freeze_cnn` (prefix `cnn/conv_`) and
+returns `tx` unchanged otherwise, so `state.make_optimizer` can call it for every model.
+
+Pre-training (`config.pretrain.enabled`): `pretrain_frame_cnn` trains `FramePretrainNet` (the same
+`FrameCNN`, named `cnn`, with its own softmax) on single frames of the fold's training clips, each
+frame labelled with its clip's label; `load_pretrained_cnn` copies its `cnn` parameters and
+BatchNorm statistics into the full model's train state. `pretrain_into_state` does both.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import jax
+import numpy as np
+import optax
+
+from emojax import models
+from emojax.models.attention_lstm import (FROZEN_PREFIX, AttentionLSTMNet, FramePretrainNet,
+                                          cnn_kwargs)
+
+
+def param_path(path) -> str:
+  """'/'-joined names of a pytree key path: `('cnn', 'conv_0', 'kernel')` -> 'cnn/conv_0/kernel'."""
+  return '/'.join(str(getattr(k, 'key', getattr(k, 'name', getattr(k, 'idx', k)))) for k in path)
+
+
+def frozen_mask(params, prefixes: Sequence[str]):
+  """Pytree of bools like `params`: True where the parameter's path starts with a prefix."""
+  prefixes = tuple(prefixes)
+  return jax.tree_util.tree_map_with_path(
+      lambda path, _: param_path(path).startswith(prefixes) if prefixes else False, params)
+
+
+def freeze(tx: optax.GradientTransformation, prefixes: Sequence[str]) -> optax.GradientTransformation:
+  """`tx` for every parameter except those under `prefixes`, which never change."""
+  if not prefixes:
+    return tx
+
+  def labels(params):
+    return jax.tree.map(lambda frozen: 'frozen' if frozen else 'train', frozen_mask(params, prefixes))
+
+  return optax.multi_transform({'train': tx, 'frozen': optax.set_to_zero()}, labels)
+
+
+def frozen_prefixes(config) -> tuple[str, ...]:
+  """The parameter-path prefixes `config` freezes: `cnn/conv_` with `config.model.freeze_cnn`."""
+  return (FROZEN_PREFIX,) if config.model.get('freeze_cnn', False) else ()
+
+
+def apply_freezing(tx: optax.GradientTransformation, config) -> optax.GradientTransformation:
+  """`freeze(tx, frozen_prefixes(config))`; `tx` itself when nothing is frozen."""
+  return freeze(tx, frozen_prefixes(config))
+
+
+def pretrain_enabled(config) -> bool:
+  return bool(config.get('pretrain') and config.pretrain.get('enabled', False))
+
+
+def pretrain_frame_cnn(config, source, indices: Sequence[int], seed: int = 0, mesh=None,
+                       log=print) -> dict:
+  """Trains the frame CNN of `config`'s attention-LSTM on single frames; returns its variables.
+
+  Each training batch of `config.batch_size` clips (the fold's augmentation) gives
+  `batch_size * num_frames` frames, each with its clip's label. Runs `config.pretrain.num_epochs`
+  epochs of Adam at `config.pretrain.learning_rate`. Returns `{'params', 'batch_stats'}` of
+  `FramePretrainNet` (`cnn` and `frame_head`).
+  """
+  from emojax.data import pipeline
+  from emojax.train import state as state_lib
+  from emojax.train import steps as steps_lib
+
+  model = models.create_model(config)
+  if not isinstance(model, AttentionLSTMNet):
+    raise ValueError(f'config.pretrain.enabled needs config.model.name=\'attention_lstm\', got '
+                     f'{config.model.name!r}')
+  mesh = mesh or steps_lib.make_mesh()
+  net = FramePretrainNet(config.num_classes, cnn_kwargs(model))
+  steps_per_epoch = len(indices) // config.batch_size
+  total = steps_per_epoch * config.pretrain.num_epochs
+  if total == 0:
+    raise ValueError(f'config.pretrain.num_epochs={config.pretrain.num_epochs} with '
+                     f'config.batch_size={config.batch_size} over {len(indices)} clips is no step')
+  tx = optax.adam(config.pretrain.learning_rate)
+  init_rng, step_rng = jax.random.split(jax.random.key(seed))
+  frame_shape = (1, config.image_size, config.image_size, 3)
+  state = jax.jit(lambda rng: state_lib.create_train_state(net, tx, rng, frame_shape),
+                  out_shardings=steps_lib.replicated(mesh))(init_rng)
+  step_rng = steps_lib.replicate(step_rng, mesh)
+  train_fn, _ = steps_lib.compile_steps(mesh, config.label_smoothing)
+  batches = iter(pipeline.train_dataset(source, indices, config, seed=seed))
+  losses, accs = [], []
+  for step in range(total):
+    batch = next(batches)
+    clip = np.asarray(batch['clip'])[..., :3]
+    frames = {'clip': clip.reshape(-1, *clip.shape[2:]),
+              'label': np.repeat(np.asarray(batch['label']), clip.shape[1])}
+    state, metrics = train_fn(state, steps_lib.shard_batch(frames, mesh), step_rng)
+    losses.append(metrics['loss'])
+    accs.append(metrics['accuracy'])
+    if (step + 1) % steps_per_epoch == 0:
+      log(f'frame pre-training epoch {(step + 1) // steps_per_epoch}/{config.pretrain.num_epochs}: '
+          f'loss={float(np.mean(jax.device_get(losses))):.4f} '
+          f'frame_accuracy={float(np.mean(jax.device_get(accs))):.4f}')
+      losses, accs = [], []
+  return {'params': state.params, 'batch_stats': state.batch_stats}
+
+
+def load_pretrained_cnn(state, pretrained: dict):
+  """`state` with its `cnn` parameters and BatchNorm statistics replaced by `pretrained`'s.
+
+  The optimizer state is re-initialised for the new parameters; the step count is kept.
+  """
+  params = {**state.params, 'cnn': pretrained['params']['cnn']}
+  batch_stats = dict(state.batch_stats)
+  if 'cnn' in pretrained.get('batch_stats', {}):
+    batch_stats['cnn'] = pretrained['batch_stats']['cnn']
+  return state.replace(params=params, batch_stats=batch_stats, opt_state=state.tx.init(params))
+
+
+def pretrain_into_state(config, state, source, indices: Sequence[int], seed: int = 0, mesh=None,
+                        log=print):
+  """With `config.pretrain.enabled`: pre-trains the frame CNN and loads it into `state`; otherwise
+  returns `state` unchanged."""
+  if not pretrain_enabled(config):
+    return state
+  from emojax.train import steps as steps_lib
+  mesh = mesh or steps_lib.make_mesh()
+  pretrained = pretrain_frame_cnn(config, source, indices, seed=seed, mesh=mesh, log=log)
+  return steps_lib.replicate(load_pretrained_cnn(state, pretrained), mesh)

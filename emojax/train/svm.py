@@ -1,0 +1,88 @@
+"""SVM stage of RFSCNN: an SVM on the network's fused features, trained per fold.
+
+After a fold's network is trained, `svm_fold_result` extracts the fused feature
+(`model.apply(..., method='features')`) of every training and test clip (evaluation transform: centre
+crop, evenly spaced frames), standardises them with the training clips' mean and variance, fits
+`config.svm.kernel` ('linear': `sklearn.svm.LinearSVC`, 'rbf': `sklearn.svm.SVC`) with
+`config.svm.C` on the training subjects and predicts the test subject(s). Its result sits beside
+the softmax one in the fold's `result.json` under `svm`.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+import jax
+import numpy as np
+
+from emojax.train import metrics as metrics_lib
+from emojax.train import steps as steps_lib
+
+KERNELS = ('linear', 'rbf')
+
+
+def svm_enabled(config) -> bool:
+  return bool(config.get('svm') and config.svm.get('enabled', False))
+
+
+def extract_features(state, model, batches: Iterable[dict], mesh=None):
+  """Fused features and labels of `batches` (dicts with `clip` uint8, `label`, optional `mask`).
+
+  Returns `(features float32 [N, D], labels int [N])` for the examples whose `mask` is True (all,
+  without a mask). With `mesh`, batches are this process's shards and every process takes part.
+  """
+  def features(state, clip):
+    return model.apply({'params': state.params, 'batch_stats': state.batch_stats},
+                       steps_lib.normalize_clip(clip), train=False, method='features')
+
+  if mesh is None:
+    fn = jax.jit(features)
+  else:
+    from jax.sharding import NamedSharding, PartitionSpec as P
+    data = NamedSharding(mesh, P('data'))
+    fn = jax.jit(features, in_shardings=(steps_lib.replicated(mesh), data), out_shardings=data)
+  feats, labels = [], []
+  for batch in batches:
+    mask = np.asarray(batch.get('mask', np.ones(len(batch['label']), bool)))
+    label = np.asarray(batch['label'])
+    if mesh is None:
+      out = np.asarray(fn(state, batch['clip']))
+    else:
+      from jax.experimental import multihost_utils
+      out = fn(state, steps_lib.shard_batch({'clip': batch['clip']}, mesh)['clip'])
+      out, label, mask = (np.asarray(multihost_utils.process_allgather(x, tiled=True))
+                          for x in (out, label, mask))
+    feats.append(out[mask].astype(np.float32))
+    labels.append(label[mask])
+  return np.concatenate(feats), np.concatenate(labels)
+
+
+def fit_svm_on_features(train_feats, train_labels, test_feats, kernel: str = 'linear',
+                        C: float = 1.0, seed: int = 0) -> np.ndarray:
+  """Standardise with the training features, fit a `kernel` SVM, return test predictions."""
+  from sklearn.pipeline import make_pipeline
+  from sklearn.preprocessing import StandardScaler
+  from sklearn.svm import SVC, LinearSVC
+  if kernel == 'linear':
+    svm = LinearSVC(C=C, max_iter=20000, random_state=seed)
+  elif kernel == 'rbf':
+    svm = SVC(kernel='rbf', C=C, gamma='scale', random_state=seed)
+  else:
+    raise ValueError(f'config.svm.kernel={kernel!r}: expected one of {KERNELS}')
+  classifier = make_pipeline(StandardScaler(), svm)
+  classifier.fit(np.asarray(train_feats, np.float64), np.asarray(train_labels))
+  return classifier.predict(np.asarray(test_feats, np.float64))
+
+
+def svm_fold_result(config, state, model, data, mesh=None) -> dict:
+  """`metrics.summarize` of the SVM's test predictions for one fold (`data`: `loop.FoldData`)."""
+  from emojax.data import pipeline
+  train_feats, train_labels = extract_features(
+      state, model, pipeline.eval_batches(data.source, data.train, config), mesh)
+  test_feats, test_labels = extract_features(
+      state, model, pipeline.eval_batches(data.source, data.test, config), mesh)
+  predictions = fit_svm_on_features(train_feats, train_labels, test_feats, config.svm.kernel,
+                                    config.svm.C, config.seed)
+  matrix = metrics_lib.confusion_matrix(test_labels, predictions, config.num_classes)
+  result = metrics_lib.summarize(matrix, data.class_names)
+  result['kernel'] = config.svm.kernel
+  return result

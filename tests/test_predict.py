@@ -1,0 +1,177 @@
+"""emojax.predict on short face videos: outputs, faceless frames, bad input, the CLI."""
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+import emojax
+from emojax import predict
+from emojax.data import faces
+from emojax.data.video import VideoReadError
+
+from conftest import ROOT, tiny_config
+
+NUM_FRAMES, BLANK = 24, slice(10, 14)  # A 2.4 s video at 10 fps whose frames 10-13 show no face.
+
+
+def _frames(n, face=True, seed=1):
+  from tfds_builders import common  # Its fake videos: the astronaut's head drifting on a 320x240 backdrop.
+  return common.fake_face_frames(n, (320, 240), face=face, seed=seed)
+
+
+def _write(path, frames, fps=10.0):
+  from tfds_builders.enterface05.fake_archive import write_avi
+  write_avi(str(path), frames, fps=fps, codec='MJPG')
+  return str(path)
+
+
+@pytest.fixture(scope='module')
+def workdir(tmp_path_factory, tfds_dir):
+  """A workdir of the real train path: the tiny model, one epoch on synthetic_expressions/tiny."""
+  from emojax.train import train_and_evaluate
+  workdir = str(tmp_path_factory.mktemp('predict_workdir'))
+  train_and_evaluate(tiny_config(**{'dataset.data_dir': tfds_dir, 'fold': 0}), workdir,
+                     log=lambda *a: None)
+  return workdir
+
+
+@pytest.fixture(scope='module')
+def restored(workdir):
+  return emojax.restore(workdir)
+
+
+@pytest.fixture(scope='module')
+def frames():
+  frames = _frames(NUM_FRAMES)
+  frames[BLANK] = _frames(BLANK.stop - BLANK.start, face=False, seed=2)
+  return frames
+
+
+@pytest.fixture(scope='module')
+def video(tmp_path_factory, frames):
+  return _write(tmp_path_factory.mktemp('videos') / 'face.avi', frames)
+
+
+def test_outputs_are_consistent(video, restored, tmp_path):
+  pred = emojax.predict_video(video, restored=restored, stride=2, out_dir=str(tmp_path))
+  with open(tmp_path / 'timeline.json') as f:
+    timeline = json.load(f)
+  names = timeline['class_names']
+  assert names == list(pred.class_names) == ['anger', 'disgust', 'fear', 'happiness', 'sadness',
+                                             'surprise']  # from the workdir's results.json
+  assert timeline['fps'] == pytest.approx(10.0) and len(timeline['frames']) == NUM_FRAMES
+  for i, frame in enumerate(timeline['frames']):
+    assert frame['frame'] == i and frame['time'] == pytest.approx(i / 10.0)
+    if frame['label'] is None:
+      continue
+    assert frame['face_found'] and len(frame['box']) == 4
+    assert sum(frame['probabilities'].values()) == pytest.approx(1.0, abs=1e-4)
+    assert frame['label'] == max(frame['probabilities'], key=frame['probabilities'].get)
+  # Windows of 4 consecutive frames every 2 frames, the last flush with the end.
+  starts = [w['start'] for w in timeline['windows']]
+  assert starts == list(range(0, NUM_FRAMES - 4 + 1, 2))
+  assert all(w['frames'] == list(range(w['start'], w['start'] + 4)) for w in timeline['windows'])
+  run = [w for w in timeline['windows'] if w['probabilities']]
+  assert run and all(sum(w['probabilities'].values()) == pytest.approx(1.0, abs=1e-4) for w in run)
+  # A window whose frames are all faceless is not run.
+  assert timeline['windows'][5]['face_fraction'] == 0 and timeline['windows'][5]['label'] is None
+  with open(tmp_path / 'timeline.csv') as f:
+    rows = list(csv.DictReader(f))
+  assert len(rows) == NUM_FRAMES and rows[3]['label'] == pred.labels[3]
+  assert float(rows[3][f'p_{names[0]}']) == pytest.approx(pred.probabilities[3, 0], abs=1e-5)
+  assert cv2.imread(str(tmp_path / 'timeline.png')) is not None
+
+
+def test_faceless_frames_get_no_label(video, restored):
+  pred = emojax.predict_video(video, restored=restored, stride=2)
+  found = np.ones(NUM_FRAMES, bool)
+  found[BLANK] = False
+  np.testing.assert_array_equal(pred.face_found, found)
+  assert all(pred.labels[i] is None for i in range(BLANK.start, BLANK.stop))
+  assert np.isnan(pred.probabilities[BLANK]).all()
+  assert all(label in pred.class_names for i, label in enumerate(pred.labels) if found[i])
+
+
+def test_array_input_matches_the_file(video, frames, restored):
+  from_file = emojax.predict_video(video, restored=restored, stride=2, max_cached_bytes=0)
+  from_array = emojax.predict_video(frames, restored=restored, stride=2, fps=10.0)
+  np.testing.assert_array_equal(from_file.face_found, from_array.face_found)
+  # MJPG compression changes pixels a little; the labels and boxes barely move.
+  np.testing.assert_allclose(from_file.boxes, from_array.boxes, atol=3.0)
+  np.testing.assert_allclose(from_file.probabilities, from_array.probabilities, atol=0.05)
+
+
+def test_face_track_is_the_builders_pipeline(frames):
+  streamed = predict.face_track(frames[:12], 27)
+  whole = faces.extract_face_track(frames[:12], size=27, margin=0.2)
+  np.testing.assert_array_equal(streamed.found, whole.found)
+  np.testing.assert_allclose(streamed.boxes, whole.boxes, atol=1e-4)
+  np.testing.assert_array_equal(streamed.crops, whole.crops)
+
+
+def test_spanned_windows_sample_at_a_fixed_interval():
+  idx = predict.window_indices(20, 4, span=10, stride=4)
+  np.testing.assert_array_equal(idx[:, 0], [0, 4, 8, 10])
+  np.testing.assert_array_equal(idx[0], [0, 3, 6, 9])
+
+
+@pytest.mark.parametrize('case', ['missing', 'empty', 'text', 'garbage', 'image'])
+def test_unreadable_inputs_raise(case, tmp_path, restored):
+  path = tmp_path / f'bad.{ {"text": "txt", "image": "png"}.get(case, "mp4") }'
+  if case == 'empty':
+    path.write_bytes(b'')
+  elif case == 'text':
+    path.write_text('not a video\n' * 50)
+  elif case == 'garbage':
+    path.write_bytes(np.random.default_rng(0).bytes(4096))
+  elif case == 'image':
+    cv2.imwrite(str(path), np.zeros((32, 32, 3), np.uint8))
+  with pytest.raises(VideoReadError):
+    emojax.predict_video(str(path), restored=restored)
+
+
+def test_short_video_raises(tmp_path, restored):
+  path = _write(tmp_path / 'short.avi', _frames(3))
+  with pytest.raises(predict.VideoTooShortError, match='fewer than one window'):
+    emojax.predict_video(path, restored=restored)
+
+
+def test_video_without_faces_raises(tmp_path, restored):
+  path = _write(tmp_path / 'empty_room.avi', _frames(6, face=False))
+  with pytest.raises(faces.NoFaceError, match='empty_room.avi'):
+    emojax.predict_video(path, restored=restored)
+
+
+def _cli(*args):
+  return subprocess.run([sys.executable, '-m', 'emojax.predict', *args], cwd=ROOT,
+                        capture_output=True, text=True, timeout=300)
+
+
+def test_cli_writes_outputs_and_annotated_video(video, workdir, tmp_path):
+  out = tmp_path / 'out'
+  proc = _cli(video, f'--checkpoint={workdir}', f'--out={out}', '--stride=3', '--annotate')
+  assert proc.returncode == 0, proc.stderr
+  assert f'{NUM_FRAMES} frames' in proc.stdout
+  assert {'timeline.json', 'timeline.csv', 'timeline.png', 'annotated.mp4'} <= set(os.listdir(out))
+  cap = cv2.VideoCapture(str(out / 'annotated.mp4'))
+  count = 0
+  while cap.grab():
+    count += 1
+  assert count == NUM_FRAMES
+
+
+def test_cli_bad_input_is_one_line(workdir, tmp_path):
+  empty_room = _write(tmp_path / 'empty_room.avi', _frames(6, face=False))
+  garbage = tmp_path / 'garbage.mp4'  # FFmpeg itself would log 'moov atom not found'.
+  garbage.write_bytes(np.random.default_rng(0).bytes(4096))
+  for video, message in [(str(tmp_path / 'missing.mp4'), 'file not found'),
+                         (str(garbage), 'not decodable as video'),
+                         (empty_room, 'no face detected')]:
+    proc = _cli(video, f'--checkpoint={workdir}', f'--out={tmp_path / "out"}')
+    assert proc.returncode == 1
+    assert proc.stderr.count('\n') == 1 and message in proc.stderr, proc.stderr
