@@ -1,8 +1,8 @@
 """Clips/s of the jitted train step (compile time, median step, peak memory), optionally beside the
 PyTorch peer at the same shapes and width.
 
-    python benchmarks/train_throughput.py --config=configs/demo.py --batch 4 --frames 16 --size 112 \
-        --steps 5 [--conv_impl=xla] [--dtype bfloat16] [--peer] [--config.model.X=...]
+    python benchmarks/train_throughput.py --config=configs/demo.py --batch 4 --frames 16 \
+        --size 112 --steps 5 [--conv_impl=xla] [--dtype bfloat16] [--peer] [--config.model.X=...]
 
 Prints a markdown table row and one JSON line. `--peer` runs `shared/peers/torch_emotion_net.py`
 (found as ../shared/peers/ beside the repo, or `--peer_path`; needs `pip install torch==2.13.0`,
@@ -40,11 +40,11 @@ flags.DEFINE_integer('frames', 16, 'frames per clip')
 flags.DEFINE_integer('size', 112, 'clip height and width')
 flags.DEFINE_integer('steps', 5, 'timed steps after compilation')
 flags.DEFINE_enum('conv_impl', None, ['auto', 'frames', 'xla'],
-                  "Conv3D implementation (config.model.conv_impl); default: the config's, else 'auto'")
+                  "Conv3D implementation (config.model.conv_impl); default: the config's / 'auto'")
 flags.DEFINE_string('dtype', None, 'model compute dtype (float32 | bfloat16); default: the config')
 flags.DEFINE_bool('peer', False, 'also time the PyTorch peer and print the ratio')
-flags.DEFINE_string('peer_path', None, 'torch_emotion_net.py (default ../shared/peers/ of the repo)')
-flags.DEFINE_integer('threads', None, 'PyTorch threads (default: the CPU cores this process may use)')
+flags.DEFINE_string('peer_path', None, 'torch_emotion_net.py (default: ../shared/peers/)')
+flags.DEFINE_integer('threads', None, 'PyTorch threads (default: the CPU cores we may use)')
 FLAGS = flags.FLAGS
 
 
@@ -99,7 +99,8 @@ def run_emojax(config, steps: int) -> dict:
           'conv_impl': config.model.get('conv_impl', 'auto'), 'dtype': config.model.get('dtype'),
           'batch': config.batch_size, 'frames': config.num_frames, 'size': config.image_size,
           'compile_s': round(compile_s, 2), 'step_s': round(step_s, 4),
-          'step_s_all': [round(t, 4) for t in times], 'clips_per_s': round(config.batch_size / step_s, 3),
+          'step_s_all': [round(t, 4) for t in times],
+          'clips_per_s': round(config.batch_size / step_s, 3),
           'peak_memory_mb': round(peak / 2**20), 'peak_memory_kind': peak_kind,
           'xla_step_buffers_mb': None if xla_bytes is None else round(xla_bytes / 2**20),
           'loss': float(metrics['loss'])}
@@ -108,8 +109,9 @@ def run_emojax(config, steps: int) -> dict:
 def run_peer(path: str, config, steps: int, threads: int) -> dict:
   if not os.path.exists(path):
     raise FileNotFoundError(f'PyTorch peer not found at {path}; pass --peer_path')
-  cmd = [sys.executable, path, '--batch', str(config.batch_size), '--frames', str(config.num_frames),
-         '--size', str(config.image_size), '--width', str(config.model.width), '--steps', str(steps),
+  cmd = [sys.executable, path, '--batch', str(config.batch_size),
+         '--frames', str(config.num_frames), '--size', str(config.image_size),
+         '--width', str(config.model.width), '--steps', str(steps),
          '--threads', str(threads)]
   start = time.perf_counter()
   proc = subprocess.run(cmd, capture_output=True, text=True)

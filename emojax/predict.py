@@ -130,11 +130,11 @@ class _Frames:
       raise VideoReadError(self.path, 'zero frames decoded (not a video, or an empty one)')
 
 
-def _progress(total, desc: str, enabled: bool | None):
+def _progress(total, desc: str, unit: str, enabled: bool | None):
   from tqdm.auto import tqdm
   # enabled=None: a bar only when stderr is a terminal (scripts and pipes stay clean).
-  return tqdm(total=total, desc=desc, unit='frame' if desc != 'model' else 'window',
-              disable=None if enabled is None else not enabled, dynamic_ncols=True, leave=False)
+  return tqdm(total=total, desc=desc, unit=unit, disable=None if enabled is None else not enabled,
+              dynamic_ncols=True, leave=False)
 
 
 # ----------------------------------------------------------------------------
@@ -160,14 +160,16 @@ def face_track(path_or_frames, size: int, *, detector: faces.FaceDetector | None
 def _face_track(frames: _Frames, size, detector, max_cached_bytes, progress) -> faces.FaceTrack:
   detector = detector or faces.default_detector()
   detections, cache, cached, shape = [], [], 0, None
-  with _progress(frames.count_hint, 'faces', progress) as bar:
+  with _progress(frames.count_hint, 'faces', 'frame', progress) as bar:
     for chunk in frames.chunks():
       if shape is None:
         shape = chunk.shape[1:3]
       detections += detector(chunk, max(detector.min_face_size, MIN_FACE * min(shape)))
       cached += chunk.nbytes
-      if cache is not None:
-        cache = cache + [chunk] if cached <= max_cached_bytes else None
+      if cache is not None and cached <= max_cached_bytes:
+        cache.append(chunk)
+      else:
+        cache = None  # Over budget: decode again for cropping.
       bar.update(len(chunk))
   frames.frame_hw = tuple(int(v) for v in shape)
   try:
@@ -239,7 +241,8 @@ def _probabilities(model, variables, clips):
 
 
 def _model_inputs(crops: np.ndarray, config) -> np.ndarray:
-  """Centre crop to `config.image_size` (as `eval_transform`); flow channels if the model takes them."""
+  """Centre crop to `config.image_size` (as `eval_transform`), plus flow channels if the model
+  takes them."""
   size = config.image_size
   top, left = (crops.shape[-3] - size) // 2, (crops.shape[-2] - size) // 2
   clips = crops[..., top:top + size, left:left + size, :]
@@ -252,7 +255,7 @@ def _model_inputs(crops: np.ndarray, config) -> np.ndarray:
 def _class_names(restored, num_classes: int) -> tuple[str, ...]:
   """The training run's class names (its results.json), else the builders' six, else class_K."""
   directory = os.path.abspath(restored.path)
-  for _ in range(4):
+  for _ in range(4 if os.path.isdir(directory) else 0):
     for name, key in (('results.json', 'class_names'), ('result.json', 'per_class_recall')):
       path = os.path.join(directory, name)
       if os.path.exists(path):
@@ -444,7 +447,12 @@ def predict_video(path_or_frames, model=None, *, restored=None, checkpoint=None,
     smoothing: sigma, in seconds, of the Gaussian over the per-frame timeline (0: none).
     batch_size: windows per model call. min_face_fraction: windows with fewer sampled frames with
       a face are not run.
+    detector: the MTCNN detector (default: the process-wide one).
+    max_cached_bytes: decoded frames kept for cropping; a longer video is decoded twice.
+    progress: tqdm bars; None shows them only when stderr is a terminal.
     out_dir: if given, writes timeline.json / .csv / .png there (and annotated.mp4 if `annotate`).
+
+  Memory: the face crops of every frame (face_size² x 3 bytes each, 48 KiB at 128 px).
 
   Raises:
     VideoReadError: the file is missing, empty, not a video or undecodable.
@@ -457,7 +465,7 @@ def predict_video(path_or_frames, model=None, *, restored=None, checkpoint=None,
   clip_len = config.num_frames
   span = span or clip_len
   if span < clip_len or stride < 1:
-    raise ValueError(f'span={span} must be >= config.num_frames={clip_len} and stride={stride} >= 1')
+    raise ValueError(f'span={span} must be >= config.num_frames={clip_len}, stride={stride} >= 1')
   if frames.count_hint is not None and frames.count_hint < span:
     raise VideoTooShortError(f'{frames.name}: {frames.count_hint} frames, fewer than one window '
                              f'({span} frames)')
@@ -472,7 +480,7 @@ def predict_video(path_or_frames, model=None, *, restored=None, checkpoint=None,
   run = face_fraction >= min_face_fraction
   window_probs = np.full((len(idx), config.num_classes), np.nan, np.float32)
   todo = np.flatnonzero(run)
-  with _progress(len(todo), 'model', progress) as bar:
+  with _progress(len(todo), 'model', 'window', progress) as bar:
     pending = []
     for b in range(0, len(todo), batch_size):
       chosen = todo[b:b + batch_size]
@@ -579,8 +587,7 @@ def main(argv=None) -> int:
     if args.camera is not None:
       run_camera(args.camera, restore(args.checkpoint, fold=args.fold), stride=args.stride)
       return 0
-    frames = _Frames(args.video, None)  # A bad video fails before the model loads.
-    del frames
+    _Frames(args.video, None)  # A bad video fails before the model loads.
     restored = restore(args.checkpoint, fold=args.fold)
     pred = predict_video(args.video, restored=restored, stride=args.stride, span=args.span,
                          smoothing=args.smoothing, batch_size=args.batch_size, out_dir=args.out,
