@@ -2,7 +2,7 @@
 
     python benchmarks/predict_fps.py [--frames 200] [--stride 4] [--config configs/demo.py]
 
-Writes a 640x480 MJPG AVI of `skimage.data.astronaut()`'s head drifting over a backdrop (the
+Writes a 640x480 MJPG AVI (or `--codec mp4v` MP4) of `skimage.data.astronaut()`'s head drifting over a backdrop (the
 tests' fake face video, larger), builds the config's model with random weights (speed does not
 depend on them), predicts once to warm up (compiles the detector's pyramid levels and buckets and
 the model; `warmup_s`), then times:
@@ -28,10 +28,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 
-def make_video(path: str, num_frames: int, size=(640, 480), fps: float = 25.0) -> str:
+def make_video(path: str, num_frames: int, size=(640, 480), fps: float = 25.0,
+               codec: str = 'MJPG') -> str:
+  import cv2
   from tfds_builders import common
-  from tfds_builders.enterface05.fake_archive import write_avi
-  write_avi(path, common.fake_face_frames(num_frames, size, seed=0), fps=fps, codec='MJPG')
+  writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*codec), fps, size)
+  if not writer.isOpened():
+    raise RuntimeError(f'OpenCV cannot write {codec} to {path}')
+  for frame in common.fake_face_frames(num_frames, size, seed=0):
+    writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+  writer.release()
   return path
 
 
@@ -41,6 +47,8 @@ def main() -> None:
   ap.add_argument('--stride', type=int, default=4, help='frames between window starts')
   ap.add_argument('--batch_size', type=int, default=8, help='windows per model call')
   ap.add_argument('--config', default='configs/demo.py', help='config file of the model')
+  ap.add_argument('--codec', default='MJPG', choices=['MJPG', 'mp4v'],
+                  help='of the generated video: MJPG (.avi) or MPEG-4 part 2 (.mp4)')
   ap.add_argument('--video', default=None, help='time this video instead of a generated one')
   args = ap.parse_args()
 
@@ -57,7 +65,9 @@ def main() -> None:
   variables = jax.jit(lambda: model.init(jax.random.key(0),
                                          jnp.zeros(models.input_shape(config)), train=False))()
   tmp = tempfile.mkdtemp()
-  path = args.video or make_video(os.path.join(tmp, 'face_640x480.avi'), args.frames)
+  suffix = '.avi' if args.codec == 'MJPG' else '.mp4'
+  path = args.video or make_video(os.path.join(tmp, 'face_640x480' + suffix), args.frames,
+                                  codec=args.codec)
   kwargs = dict(model=model, variables=variables, config=config, stride=args.stride,
                 batch_size=args.batch_size, progress=False)
 
@@ -102,7 +112,7 @@ def main() -> None:
   assert pred.num_frames == n
 
   result = {
-      'frames': n, 'frame_size': list(pred.frame_size), 'stride': args.stride,
+      'video': os.path.basename(path), 'frames': n, 'frame_size': list(pred.frame_size), 'stride': args.stride,
       'windows': len(idx), 'model': config.model.name, 'width': config.model.width,
       'num_frames': config.num_frames, 'image_size': config.image_size,
       'face_size': predict.face_size(config), 'faces_found': int(pred.face_found.sum()),

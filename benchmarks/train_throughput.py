@@ -14,17 +14,22 @@ frame-difference channels and drops the stem max-pool; `--config.model.frame_dif
 
 Timing: one train step is compiled ahead of time (`lower().compile()`, the compile time), then run
 `--steps` times on the same batch with the state threaded through; the median step is reported.
-Peak memory: the device's `memory_stats()['peak_bytes_in_use']` where it has one (GPU/TPU), else the
+`cpu_s_per_step` is the process's CPU time (all threads) per step, less sensitive than wall time
+to other load on a shared machine. Peak memory: the device's `memory_stats()['peak_bytes_in_use']` where it has one (GPU/TPU), else the
 process's max RSS; plus XLA's own estimate of the step's buffers (`memory_analysis()`).
 """
 from __future__ import annotations
 
+import collections
+import glob
 import json
 import os
+import re
 import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -44,6 +49,8 @@ flags.DEFINE_enum('conv_impl', None, ['auto', 'frames', 'xla'],
 flags.DEFINE_string('dtype', None, 'model compute dtype (float32 | bfloat16); default: the config')
 flags.DEFINE_bool('peer', False, 'also time the PyTorch peer and print the ratio')
 flags.DEFINE_string('peer_path', None, 'torch_emotion_net.py (default: ../shared/peers/)')
+flags.DEFINE_integer('profile', 0, 'trace this many more steps with jax.profiler and print where '
+                     'the time goes (per model part, forward / backward, and the top ops)')
 flags.DEFINE_integer('threads', None, 'PyTorch threads (default: the CPU cores we may use)')
 FLAGS = flags.FLAGS
 
@@ -55,7 +62,62 @@ def _peak_memory_bytes(device) -> tuple[int, str]:
   return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, 'process max RSS'
 
 
-def run_emojax(config, steps: int) -> dict:
+def _part(op_name: str) -> tuple[str, str]:
+  """(model part, phase) of an HLO op from its `op_name` metadata (the JAX name stack)."""
+  if not op_name:
+    return 'unattributed (layout copies)', ''
+  phase = 'backward' if 'transpose(jvp(' in op_name else 'forward' if 'jvp(' in op_name else ''
+  match = re.search(r'jvp\(\w+\)\)?/(.*)', op_name)
+  if not match:
+    return ('optimizer' if 'jvp(' not in op_name else 'loss'), phase
+  path = match.group(1).split('/')
+  if path[0] == 'backbone' and len(path) > 1:
+    return ('backbone stem' if path[1] == 'conv_init' else 'backbone blocks'
+            if path[1].startswith(('BasicBlock', 'Bottleneck')) else f'backbone {path[1]}'), phase
+  return path[0], phase
+
+
+def profile_steps(compiled, state, batch, key, steps: int, top: int = 8) -> dict:
+  """Traces `steps` steps; CPU time per (model part, phase) and the costliest ops, per step.
+
+  Every op event of every XLA thread is summed (so parallel ops add up: CPU seconds, not wall),
+  and attributed through the compiled HLO's `op_name` metadata.
+  """
+  import jax
+  meta = {}
+  for line in compiled.as_text().splitlines():
+    match = re.match(r'\s*(?:ROOT )?%?([\w.\-]+) = .*?op_name="([^"]+)"', line)
+    if match:
+      meta.setdefault(match.group(1), match.group(2))
+  directory = tempfile.mkdtemp()
+  with jax.profiler.trace(directory):
+    for _ in range(steps):
+      state, metrics = compiled(state, batch, key)
+      jax.block_until_ready(metrics)
+  data = jax.profiler.ProfileData.from_file(
+      glob.glob(os.path.join(directory, '**', '*.xplane.pb'), recursive=True)[0])
+  parts, ops = collections.Counter(), collections.Counter()
+  for plane in data.planes:
+    for line in plane.lines:
+      if not line.name.startswith('tf_XLA'):
+        continue
+      for event in line.events:
+        name = event.name
+        if name.startswith(('ThunkExecutor', 'end:', 'H2D')) or name.endswith('::Await'):
+          continue
+        seconds = event.duration_ns / 1e9 / steps
+        parts[_part(meta.get(name, ''))] += seconds
+        ops[name] += seconds
+  total = sum(parts.values())
+  return {
+      'cpu_s_per_step': round(total, 3),
+      'parts': [{'part': p, 'phase': ph, 'cpu_s': round(v, 3), 'share': round(v / total, 3)}
+                for (p, ph), v in parts.most_common()],
+      'top_ops': [{'op': k, 'cpu_s': round(v, 3), 'op_name': meta.get(k, '')}
+                  for k, v in ops.most_common(top)]}
+
+
+def run_emojax(config, steps: int, profile: int = 0) -> dict:
   import jax
   import numpy as np
 
@@ -85,21 +147,25 @@ def run_emojax(config, steps: int) -> dict:
                     analysis.output_size_in_bytes - analysis.alias_size_in_bytes)
   state, metrics = compiled(state, batch, key)  # First run: allocation, thread-pool warm-up.
   jax.block_until_ready(metrics)
-  times = []
+  times, cpu_times = [], []
   for _ in range(steps):
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     state, metrics = compiled(state, batch, key)
     jax.block_until_ready(metrics)
     times.append(time.perf_counter() - start)
+    cpu_times.append(time.process_time() - cpu_start)
   step_s = statistics.median(times)
   peak, peak_kind = _peak_memory_bytes(jax.devices()[0])
-  return {'framework': 'emojax', 'jax': jax.__version__, 'backend': jax.default_backend(),
+  profile_result = profile_steps(compiled, state, batch, key, profile) if profile else None
+  return {'profile': profile_result,'framework': 'emojax', 'jax': jax.__version__, 'backend': jax.default_backend(),
           'devices': jax.device_count(), 'model': config.model.name,
           'depth': config.model.get('depth'), 'width': config.model.get('width'),
           'conv_impl': config.model.get('conv_impl', 'auto'), 'dtype': config.model.get('dtype'),
+          'model_config': config.model.to_dict(),
           'batch': config.batch_size, 'frames': config.num_frames, 'size': config.image_size,
           'compile_s': round(compile_s, 2), 'step_s': round(step_s, 4),
           'step_s_all': [round(t, 4) for t in times],
+          'cpu_s_per_step': round(statistics.median(cpu_times), 3),
           'clips_per_s': round(config.batch_size / step_s, 3),
           'peak_memory_mb': round(peak / 2**20), 'peak_memory_kind': peak_kind,
           'xla_step_buffers_mb': None if xla_bytes is None else round(xla_bytes / 2**20),
@@ -114,11 +180,16 @@ def run_peer(path: str, config, steps: int, threads: int) -> dict:
          '--width', str(config.model.width), '--steps', str(steps),
          '--threads', str(threads)]
   start = time.perf_counter()
+  cpu_start = resource.getrusage(resource.RUSAGE_CHILDREN)
   proc = subprocess.run(cmd, capture_output=True, text=True)
+  cpu_end = resource.getrusage(resource.RUSAGE_CHILDREN)
   if proc.returncode:
     raise RuntimeError(f'peer failed ({" ".join(cmd)}):\n{proc.stderr[-2000:]}')
   result = json.loads(proc.stdout.strip().splitlines()[-1])
   result['wall_s'] = round(time.perf_counter() - start, 1)
+  # CPU seconds of the whole peer process: import, model build, its warm-up step and the timed ones.
+  result['process_cpu_s'] = round(cpu_end.ru_utime + cpu_end.ru_stime - cpu_start.ru_utime -
+                                  cpu_start.ru_stime, 1)
   result['threads'] = threads
   return result
 
@@ -133,7 +204,7 @@ def main(argv):
     if FLAGS.conv_impl:
       config.model.conv_impl = FLAGS.conv_impl
   threads = FLAGS.threads or len(os.sched_getaffinity(0))
-  result = run_emojax(config, FLAGS.steps)
+  result = run_emojax(config, FLAGS.steps, FLAGS.profile)
   result['load_avg_1m'] = round(os.getloadavg()[0], 2)
   result['cpu_cores'] = threads
   row = (f"| {result['model']} d{result['depth']} w{result['width']} | {result['conv_impl']} | "
@@ -151,6 +222,18 @@ def main(argv):
   print('| model | conv | dtype | B x T x S² | compile s | step s (median) | clips/s | peak MB |'
         + (' torch clips/s | emojax/torch |' if FLAGS.peer else ''))
   print(row)
+  if result['profile']:
+    prof = result['profile']
+    print(f"\nwhere the time goes (CPU s per step, all threads: {prof['cpu_s_per_step']}):")
+    small = [p for p in prof['parts'] if p['share'] < 0.01]
+    for p in prof['parts']:
+      if p['share'] >= 0.01:
+        print(f"  {p['part']:<28s} {p['phase']:<9s} {p['cpu_s']:8.3f}  {100 * p['share']:5.1f}%")
+    print(f"  {'other (each < 1%)':<38s} {sum(p['cpu_s'] for p in small):8.3f}  "
+          f"{100 * sum(p['share'] for p in small):5.1f}%")
+    print('top ops:')
+    for o in prof['top_ops']:
+      print(f"  {o['cpu_s']:8.3f}  {o['op']:<32s} {o['op_name'][-90:]}")
   print(json.dumps(result))
 
 

@@ -13,11 +13,12 @@ from configs import demo
 def get_config():
   config = demo.get_config()
   config.num_frames = 8
+  config.num_epochs = 16
   config.model = ml_collections.ConfigDict()
   config.model.name = 'attention_lstm'
-  config.model.cnn_features = (16, 32, 32, 32, 32)
-  config.model.fc_features = (64,)
-  config.model.lstm_features = 32
+  config.model.cnn_features = (16, 32, 64, 64, 64)
+  config.model.fc_features = (128,)
+  config.model.lstm_features = 64
   config.model.use_attention = True
   config.model.freeze_cnn = True
   config.model.dropout_rate = 0.2
@@ -25,6 +26,6 @@ def get_config():
 
   config.pretrain = ml_collections.ConfigDict()
   config.pretrain.enabled = True
-  config.pretrain.num_epochs = 3
-  config.pretrain.learning_rate = 3e-3
+  config.pretrain.num_epochs = 6
+  config.pretrain.learning_rate = 1e-3
   return config

@@ -13,9 +13,10 @@ from configs import demo
 def get_config():
   config = demo.get_config()
   config.num_frames = 8
+  config.num_epochs = 16
   config.model = ml_collections.ConfigDict()
   config.model.name = 'p3d'
-  config.model.stage_sizes = (1, 1, 1)
+  config.model.stage_sizes = (2, 2, 2, 2)
   config.model.width = 8
   config.model.block_style = 'cycle'
   config.model.spatial_attention = 'every_stage'

@@ -21,6 +21,7 @@ def get_config():
   config.model.srl_merge = 'concat'
   config.model.temporal_features = 16
   config.model.fusion = 'product'
+  config.model.normalize_fused = True  # BatchNorm before the softmax head (not the SVM's features)
   config.model.dropout_rate = 0.2
   config.model.dtype = 'float32'
 

@@ -28,6 +28,7 @@ def get_config():
   config.model.srl_merge = 'concat'  # | 'sum'
   config.model.temporal_features = 256
   config.model.fusion = 'product'  # | 'concat' | 'sum'
+  config.model.normalize_fused = True  # BatchNorm before the softmax head (not the SVM's features)
   config.model.dropout_rate = 0.5
   config.model.dtype = 'float32'
 

@@ -36,7 +36,7 @@ import json
 import math
 import os
 import sys
-from typing import Any, Iterator
+from typing import Iterator
 
 import cv2
 import jax
@@ -90,7 +90,7 @@ class _Frames:
     if (os.path.isfile(self.path) and os.path.getsize(self.path) and
         (self.path.lower().endswith(IMAGE_SUFFIXES) or cv2.haveImageReader(self.path))):
       raise VideoReadError(self.path, 'is a still image, not a video')
-    cap = video_lib._open_video(self.path)  # pylint: disable=protected-access
+    cap = video_lib.open_video(self.path)
     try:
       fourcc = int(cap.get(cv2.CAP_PROP_FOURCC))
       codec = fourcc.to_bytes(4, 'little').decode('latin-1') if fourcc > 0 else ''
@@ -108,14 +108,14 @@ class _Frames:
       for start in range(0, len(self.array), size):
         yield self.array[start:start + size]
       return
-    cap = video_lib._open_video(self.path)  # pylint: disable=protected-access
+    cap = video_lib.open_video(self.path)
     n, chunk = 0, []
     try:
       while True:
         ok, bgr = cap.read()
         if not ok or bgr is None:
           break
-        chunk.append(video_lib._to_rgb(bgr))  # pylint: disable=protected-access
+        chunk.append(video_lib.to_rgb(bgr))
         n += 1
         if len(chunk) == size:
           yield np.stack(chunk)
@@ -532,7 +532,7 @@ def run_camera(index: int, restored, stride: int = 4, max_frames: int | None = N
       ok, bgr = cap.read()
       if not ok:
         break
-      rgb = video_lib._to_rgb(bgr)  # pylint: disable=protected-access
+      rgb = video_lib.to_rgb(bgr)
       det = detector(rgb, max(detector.min_face_size, MIN_FACE * min(rgb.shape[:2])))[0]
       n += 1
       if not len(det.boxes):

@@ -15,6 +15,8 @@ import grain
 import jax
 import numpy as np
 
+from emojax import models
+from emojax.data import flow
 from emojax.data.video import fixed_interval_indices
 
 
@@ -105,7 +107,8 @@ def train_transform(example: dict, rng: np.random.Generator, config) -> dict:
     contrast = 1.0 + rng.uniform(-aug.contrast, aug.contrast)
     brightness = 255.0 * rng.uniform(-aug.brightness, aug.brightness)
     clip = np.clip((pixels - mean) * contrast + mean + brightness, 0, 255).astype(np.uint8)
-  return {'clip': np.ascontiguousarray(clip), 'label': np.int32(example['label'])}
+  return {'clip': _with_flow(np.ascontiguousarray(clip), config),
+          'label': np.int32(example['label'])}
 
 
 def eval_transform(example: dict, config) -> dict:
@@ -114,8 +117,17 @@ def eval_transform(example: dict, config) -> dict:
   clip = clip[temporal_indices(clip.shape[0], config.num_frames)]
   size = config.image_size
   top, left = (clip.shape[1] - size) // 2, (clip.shape[2] - size) // 2
-  return {'clip': np.ascontiguousarray(clip[:, top:top + size, left:left + size]),
+  return {'clip': _with_flow(np.ascontiguousarray(clip[:, top:top + size, left:left + size]),
+                            config),
           'label': np.int32(example['label'])}
+
+
+def _with_flow(clip: np.ndarray, config) -> np.ndarray:
+  """Appends optical-flow images (two-stream models) to the final, augmented RGB clip, so the flow
+  matches the frames the model sees (a flipped clip has flipped flow)."""
+  if not config.get('flow'):
+    return clip
+  return flow.clip_with_flow(clip, config.flow.method)
 
 
 def check_example_size(source, config) -> None:
@@ -158,7 +170,7 @@ def eval_batches(source, indices: Sequence[int], config):
   num_batches = -(-per_process // batch_size)
   ds = grain.MapDataset.source(Subset(source, shard)).map(lambda ex: eval_transform(ex, config))
   examples = iter(_prefetch(ds, config, batch=False))
-  blank = np.zeros((config.num_frames, config.image_size, config.image_size, 3), np.uint8)
+  blank = np.zeros(models.input_shape(config)[1:], np.uint8)
   for _ in range(num_batches):
     chunk = [x for _, x in zip(range(batch_size), examples)]
     pad = batch_size - len(chunk)

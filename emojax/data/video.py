@@ -109,7 +109,7 @@ def sample_indices(num_frames: int, clip_len: int, method: str) -> np.ndarray:
 # Decoding.
 
 
-def _open_video(path: os.PathLike | str) -> cv2.VideoCapture:
+def open_video(path: os.PathLike | str) -> cv2.VideoCapture:
   path = os.fspath(path)
   if not os.path.isfile(path):
     raise VideoReadError(path, 'file not found')
@@ -122,7 +122,7 @@ def _open_video(path: os.PathLike | str) -> cv2.VideoCapture:
   return cap
 
 
-def _to_rgb(bgr: np.ndarray) -> np.ndarray:
+def to_rgb(bgr: np.ndarray) -> np.ndarray:
   if bgr.ndim == 2:
     return cv2.cvtColor(bgr, cv2.COLOR_GRAY2RGB)
   if bgr.shape[-1] == 4:
@@ -132,7 +132,7 @@ def _to_rgb(bgr: np.ndarray) -> np.ndarray:
 
 def _decode(path, keep: Callable[[int], bool]) -> tuple[dict[int, np.ndarray], int]:
   """Decodes sequentially; returns {index: RGB frame} for kept indices and the count."""
-  cap = _open_video(path)
+  cap = open_video(path)
   frames, n = {}, 0
   try:
     while cap.grab():
@@ -140,7 +140,7 @@ def _decode(path, keep: Callable[[int], bool]) -> tuple[dict[int, np.ndarray], i
         ok, bgr = cap.retrieve()
         if not ok or bgr is None:
           raise VideoReadError(path, f'frame {n} could not be decoded')
-        frames[n] = _to_rgb(bgr)
+        frames[n] = to_rgb(bgr)
       n += 1
   except cv2.error as e:
     raise VideoReadError(path, f'decoding failed at frame {n}: {e}') from e
@@ -170,7 +170,7 @@ def read_video_clip(
   Raises VideoReadError also for a truncated file: one where fewer than 90%
   of the frames its container declares can be decoded.
   """
-  cap = _open_video(path)
+  cap = open_video(path)
   reported = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
   cap.release()
   if reported > 0:
@@ -219,7 +219,7 @@ def read_image(path: os.PathLike | str) -> np.ndarray:
     raise VideoReadError(path, 'not decodable as image')
   if img.dtype != np.uint8:
     raise VideoReadError(path, f'unsupported pixel type {img.dtype} (expected 8-bit)')
-  return _to_rgb(img)
+  return to_rgb(img)
 
 
 def read_image_sequence(paths: Sequence[os.PathLike | str]) -> np.ndarray:

@@ -52,9 +52,15 @@ def create_model(config) -> nn.Module:
   return cls(num_classes=config.num_classes, **kwargs)
 
 
+def input_channels(config) -> int:
+  """3 (RGB), or 6 when `config.flow` adds optical-flow images (dx, dy, magnitude)."""
+  return 6 if config.get('flow') else 3
+
+
 def input_shape(config, batch_size: int = 1) -> tuple[int, ...]:
-  """`[B, T, H, W, 3]` of the model input that `config` describes."""
-  return (batch_size, config.num_frames, config.image_size, config.image_size, 3)
+  """`[B, T, H, W, C]` of the model input that `config` describes."""
+  return (batch_size, config.num_frames, config.image_size, config.image_size,
+          input_channels(config))
 
 
 def check_input(model: nn.Module, config) -> None:

@@ -14,8 +14,12 @@ Fusion": eNTERFACE'05 88.67%, RML 70.32%, AFEW 6.0 63.84%, with an SVM on the fu
                                            -> temporal recursive layer: bidirectional LSTM over T
                                            -> average over T -> stream feature [B, 2 * temporal_features]
       fusion (`fusion`): 'concat' | 'sum' | 'product' (the paper's multiplication fusion)
-      -> fused feature -> dropout -> dense -> logits (trained with softmax cross-entropy; the SVM
-         stage of the paper is `emojax.train.svm`, trained on `model.apply(..., method='features')`)
+      -> fused feature -> BatchNorm -> dropout -> dense -> logits (trained with softmax
+         cross-entropy; the SVM stage of the paper is `emojax.train.svm`, trained on the fused
+         feature before the BatchNorm, `model.apply(..., method='features')`)
+
+`normalize_fused` (the BatchNorm; not in the paper) rescales the fused feature for the softmax head:
+a product of two time-averaged LSTM outputs is small, and without it training starts very slowly.
 
 StreamCNN is VGG-like: per entry of `cnn_features`, a 3x3 conv + BatchNorm + ReLU and a 2x2 max-pool.
 The paper gives no widths; `cnn_features=(64, 128, 256, 512)` leaves a 7x7 grid at 112 px.
@@ -156,6 +160,7 @@ class RFSCNN(nn.Module):
   srl_merge: str = 'concat'
   temporal_features: int = 256
   fusion: str = 'product'
+  normalize_fused: bool = True  # BatchNorm on the fused feature before the softmax classifier
   dropout_rate: float = 0.5
   dtype: Any = jnp.float32
 
@@ -171,6 +176,9 @@ class RFSCNN(nn.Module):
                  self.fusion)
     if return_features:
       return fused
+    if self.normalize_fused:
+      fused = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
+                           name='fused_norm')(fused)
     fused = nn.Dropout(self.dropout_rate, deterministic=not train)(fused)
     return nn.Dense(self.num_classes, name='head')(fused)
 

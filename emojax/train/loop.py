@@ -19,7 +19,7 @@ from jax.experimental import multihost_utils
 import grain
 from emojax import models
 from emojax.data import pipeline
-from emojax.train import checkpoint
+from emojax.train import checkpoint, finetune, svm
 from emojax.train import metrics as metrics_lib
 from emojax.train import state as state_lib
 from emojax.train import steps as steps_lib
@@ -78,6 +78,9 @@ def train_fold(config, workdir: str, data: FoldData, fold: int = 0, mesh=None, l
         history=ocp.args.JsonRestore()))
     state, history = restored['state'], restored['history']['epochs']
     log(f'fold {fold}: resumed at step {start} (epoch {start / steps_per_epoch:.2f})')
+  else:
+    state = finetune.pretrain_into_state(config, state, data.source, data.train,
+                                         seed=config.seed + fold, mesh=mesh, log=log)
 
   def save(step):
     manager.save(step, args=ocp.args.Composite(
@@ -139,6 +142,10 @@ def train_fold(config, workdir: str, data: FoldData, fold: int = 0, mesh=None, l
   matrix = evaluate(eval_fn, state, data.source, data.test, config, mesh)
   result = metrics_lib.summarize(matrix, data.class_names)
   result.update(steps=int(jax.device_get(state.step)), history=history)
+  if svm.svm_enabled(config):
+    result['svm'] = svm.svm_fold_result(config, state, model, data, mesh)
+    log(f"fold {fold}: SVM ({config.svm.kernel}) on fused features: accuracy "
+        f"{result['svm']['accuracy']:.4f}")
   manager.close()
   return result
 

@@ -85,6 +85,8 @@ def write_results(workdir: str, folds: dict, assignment: Sequence[Sequence[str]]
       'accuracy': mean_std([folds[k]['accuracy'] for k in keys]),
       'uar': mean_std([folds[k]['uar'] for k in keys]),
       'confusion_matrix': total.tolist(),
+      **({'svm_accuracy': mean_std([folds[k]['svm']['accuracy'] for k in keys])}
+         if all('svm' in folds[k] for k in keys) else {}),
       'pooled_accuracy': float(np.trace(total) / max(total.sum(), 1)),
       'fold_assignment': [list(f) for f in assignment],
       'config': json.loads(config.to_json()),

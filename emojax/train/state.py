@@ -48,7 +48,8 @@ def make_optimizer(config, steps_per_epoch: int) -> optax.GradientTransformation
     raise ValueError(f"config.optimizer={config.optimizer!r}: expected 'adam' or 'sgd'")
   if config.grad_clip_norm:
     opt = optax.chain(optax.clip_by_global_norm(config.grad_clip_norm), opt)
-  return opt
+  from emojax.train import finetune  # the frozen-parameter mask is model-specific
+  return finetune.apply_freezing(opt, config)
 
 
 def create_train_state(model: nn.Module, tx: optax.GradientTransformation, rng: jax.Array,
