@@ -16,7 +16,7 @@ from configs import default
 def get_config():
   config = default.get_config()
   config.dataset.name = 'enterface05'
-  config.dataset.config = 'default'
+  config.dataset.config = 'segments_flow'  # 16-frame segments + Farneback flow, computed once
   config.num_classes = 6
   config.num_frames = 16
   config.image_size = 112

@@ -47,7 +47,8 @@ def test_configs_and_features():
   assert [c.name for c in oulu.BUILDER_CONFIGS] == [
       'vl_strong', 'vl_weak', 'vl_dark', 'ni_strong', 'ni_weak', 'ni_dark']
   enterface = tfds.builder('enterface05', data_dir='/nonexistent')
-  assert [c.name for c in enterface.BUILDER_CONFIGS] == ['default', 'subjects42']
+  assert [c.name for c in enterface.BUILDER_CONFIGS] == ['default', 'subjects42',
+                                                        'segments_flow']
   for b in (oulu, enterface):
     assert b.info.features['clip'].shape == (16, 128, 128, 3)
     assert b.info.features['clip'].np_dtype == np.uint8
@@ -209,3 +210,17 @@ def test_enterface_flat_layout_from_zip(tmp_path):
                   (4, 32, 32, 3))
   assert sorted(os.path.basename(m.path) for m in manifest) == [
       's23_ha_3.avi', 's23_sa_3.avi', 's23_su_3.avi']
+
+
+def test_enterface_flow_feature_is_the_flow_of_the_stored_faces(tmp_path):
+  from emojax.data import flow
+
+  fake = enterface_fake.make_fake_archive(
+      tmp_path / 'manual', subjects=(1,), emotions=('anger', 'happiness'), sentences=(1,),
+      frame_size=(320, 240), num_frames=8, codec='MJPG')
+  config = Enterface05Config(name='tiny_flow', sampling='segment', flow='farneback', **TINY)
+  _, examples, _ = _build('enterface05', config, fake.root, tmp_path / 'data')
+  assert len(examples) == 2
+  for e in examples:
+    assert e['flow'].shape == (4, 32, 32, 3) and e['flow'].dtype == np.uint8
+    np.testing.assert_array_equal(e['flow'], flow.flow_images(e['clip'], 'farneback'))

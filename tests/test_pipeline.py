@@ -101,3 +101,39 @@ def test_read_index_and_size_check(make_config):
 
 def test_batch_size_must_split_over_devices():
   assert pipeline.process_batch_size(4) == 4
+
+
+def test_worker_processes_give_the_same_batches(make_config):
+  in_process = _identities(_source(), np.arange(10), _config(make_config, **NO_AUGMENT), 0, 5)
+  workers = _identities(_source(), np.arange(10),
+                        _config(make_config, data_workers=1, **NO_AUGMENT), 0, 5)
+  assert workers == in_process
+
+
+def test_stored_flow_is_cut_and_mirrored_with_the_clip(make_config):
+  from emojax.data import flow
+
+  example = _source(1)[0]
+  example['flow'] = np.random.default_rng(1).integers(0, 256, example['clip'].shape, np.uint8)
+  config = make_config(num_frames=4, image_size=16, **{
+      'augment.brightness': 0.0, 'augment.contrast': 0.0, 'augment.random_crop': False,
+      'augment.temporal_jitter': 0})
+  with config.unlocked():
+    config.flow = {'method': 'farneback'}
+  window = (pipeline.temporal_indices(6, 4), slice(2, 18), slice(2, 18))
+  rgb, stored = example['clip'][window], example['flow'][window]
+  out = pipeline.eval_transform(example, config)['clip']
+  assert out.shape == (4, 16, 16, 6)
+  np.testing.assert_array_equal(out[..., :3], rgb)
+  np.testing.assert_array_equal(out[..., 3:], stored)
+  seen = set()
+  for seed in range(8):
+    got = pipeline.train_transform(example, np.random.default_rng(seed), config)['clip']
+    if np.array_equal(got[..., :3], rgb):
+      np.testing.assert_array_equal(got[..., 3:], stored)
+      seen.add('plain')
+    else:
+      np.testing.assert_array_equal(got[..., :3], rgb[:, :, ::-1])
+      np.testing.assert_array_equal(got[..., 3:], flow.mirror_flow_images(stored[:, :, ::-1]))
+      seen.add('flipped')
+  assert seen == {'plain', 'flipped'}

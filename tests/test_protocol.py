@@ -102,3 +102,21 @@ def test_bad_config_fails_at_start_naming_the_setting(tmp_path, tfds_dir):
                                     '--config.image_size=64'],
                         capture_output=True, text=True, cwd=ROOT, timeout=300)
   assert proc.returncode != 0 and 'config.image_size=64' in proc.stderr
+
+
+def test_restore_returns_config_model_and_trained_variables(uninterrupted):
+  import jax.numpy as jnp
+  import numpy as np
+
+  import emojax
+
+  workdir, _ = uninterrupted
+  restored = emojax.restore(workdir)
+  assert restored.config.model.width == 4 and restored.step == 12
+  clips = jnp.zeros((2, 4, 24, 24, 3))
+  logits = restored.model.apply(restored.variables, clips, train=False)
+  assert logits.shape == (2, 6) and np.isfinite(np.asarray(logits)).all()
+  step_dir = os.path.join(workdir, 'fold_0', 'checkpoints', '6')
+  assert emojax.restore(step_dir).step == 6
+  with pytest.raises(FileNotFoundError, match='config.json'):
+    emojax.restore(os.path.dirname(workdir))

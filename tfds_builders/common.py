@@ -62,6 +62,10 @@ class ClipConfig(tfds.core.BuilderConfig):
     sampling: temporal sampler name, see `emojax.data.video.SAMPLERS`.
     margin: face box margin passed to `extract_face_track`.
     align: eye-line alignment in `extract_face_track`.
+    flow: '' for none, else an optical-flow method of `emojax.data.flow`
+      ('farneback', 'dis', 'tvl1'): adds a `flow` feature, the flow images
+      (dx, dy, magnitude) of the face crops, computed once here rather than in
+      every epoch's pipeline.
   """
 
   clip_len: int = 16
@@ -69,6 +73,7 @@ class ClipConfig(tfds.core.BuilderConfig):
   sampling: str = 'fixed_interval'
   margin: float = 0.2
   align: bool = False
+  flow: str = ''
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,19 +162,21 @@ class VideoBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
   def _info(self) -> tfds.core.DatasetInfo:
     cfg = self.builder_config
+    frames = tfds.features.Tensor(shape=(cfg.clip_len, cfg.size, cfg.size, 3), dtype=np.uint8)
+    features = {
+      'clip': frames,
+      'label': tfds.features.ClassLabel(names=CLASS_NAMES),
+      'subject': tfds.features.Text(),
+      'video_id': tfds.features.Text(),
+    }
+    if cfg.flow:
+      features['flow'] = frames
     return tfds.core.DatasetInfo(
       builder=self,
       description=self.__doc__,
       homepage=self.HOMEPAGE,
       citation=self.CITATION,
-      features=tfds.features.FeaturesDict({
-        'clip': tfds.features.Tensor(
-          shape=(cfg.clip_len, cfg.size, cfg.size, 3), dtype=np.uint8
-        ),
-        'label': tfds.features.ClassLabel(names=CLASS_NAMES),
-        'subject': tfds.features.Text(),
-        'video_id': tfds.features.Text(),
-      }),
+      features=tfds.features.FeaturesDict(features),
       supervised_keys=('clip', 'label'),
     )
 
@@ -344,6 +351,10 @@ def process_source(source: Source, spec: ClipConfig | None = None):
     'subject': source.subject,
     'video_id': source.video_id,
   }
+  if spec.flow:
+    from emojax.data import flow
+
+    example['flow'] = flow.flow_images(clip, spec.flow)
   return source.video_id, example, None, n
 
 

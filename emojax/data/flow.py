@@ -59,6 +59,13 @@ def encode_flow(flow: np.ndarray, clip: float = FLOW_CLIP) -> np.ndarray:
   return np.round(np.concatenate([dxdy, mag], axis=-1)).astype(np.uint8)
 
 
+def mirror_flow_images(images: np.ndarray) -> np.ndarray:
+  """Flow images of a horizontally flipped clip, given the flipped images: dx changes sign."""
+  mirrored = np.array(images, copy=True)
+  mirrored[..., 0] = 255 - mirrored[..., 0]
+  return mirrored
+
+
 def decode_flow(images: np.ndarray, clip: float = FLOW_CLIP) -> np.ndarray:
   """uint8 flow images -> float `[..., 2]` (dx, dy) in pixels (exact up to the clip and rounding)."""
   return (np.asarray(images[..., :2], np.float32) - 127.5) / 127.5 * clip

@@ -91,15 +91,17 @@ def train_transform(example: dict, rng: np.random.Generator, config) -> dict:
   """Random crop, horizontal flip, temporal jitter, brightness and contrast; uint8 in and out."""
   clip = example['clip']
   aug = config.augment
-  clip = clip[temporal_indices(clip.shape[0], config.num_frames, rng, aug.temporal_jitter)]
+  frames = temporal_indices(clip.shape[0], config.num_frames, rng, aug.temporal_jitter)
   size = config.image_size
   height, width = clip.shape[1:3]
   if aug.random_crop:
     top, left = rng.integers(0, height - size + 1), rng.integers(0, width - size + 1)
   else:
     top, left = (height - size) // 2, (width - size) // 2
-  clip = clip[:, top:top + size, left:left + size]
-  if aug.flip and rng.random() < 0.5:
+  window = (frames, slice(top, top + size), slice(left, left + size))
+  clip = clip[window]
+  flip = aug.flip and rng.random() < 0.5
+  if flip:
     clip = clip[:, :, ::-1]
   if aug.brightness or aug.contrast:
     pixels = clip.astype(np.float32)
@@ -107,27 +109,36 @@ def train_transform(example: dict, rng: np.random.Generator, config) -> dict:
     contrast = 1.0 + rng.uniform(-aug.contrast, aug.contrast)
     brightness = 255.0 * rng.uniform(-aug.brightness, aug.brightness)
     clip = np.clip((pixels - mean) * contrast + mean + brightness, 0, 255).astype(np.uint8)
-  return {'clip': _with_flow(np.ascontiguousarray(clip), config),
+  stored_flow = example.get('flow')
+  if stored_flow is not None and config.get('flow'):
+    stored_flow = stored_flow[window]
+    if flip:
+      stored_flow = flow.mirror_flow_images(stored_flow[:, :, ::-1])
+  return {'clip': _with_flow(np.ascontiguousarray(clip), config, stored_flow),
           'label': np.int32(example['label'])}
 
 
 def eval_transform(example: dict, config) -> dict:
   """Centre crop of evenly spaced frames."""
   clip = example['clip']
-  clip = clip[temporal_indices(clip.shape[0], config.num_frames)]
   size = config.image_size
   top, left = (clip.shape[1] - size) // 2, (clip.shape[2] - size) // 2
-  return {'clip': _with_flow(np.ascontiguousarray(clip[:, top:top + size, left:left + size]),
-                            config),
+  window = (temporal_indices(clip.shape[0], config.num_frames), slice(top, top + size),
+            slice(left, left + size))
+  stored_flow = example.get('flow')
+  return {'clip': _with_flow(np.ascontiguousarray(clip[window]), config,
+                             None if stored_flow is None else stored_flow[window]),
           'label': np.int32(example['label'])}
 
 
-def _with_flow(clip: np.ndarray, config) -> np.ndarray:
-  """Appends optical-flow images (two-stream models) to the final, augmented RGB clip, so the flow
-  matches the frames the model sees (a flipped clip has flipped flow)."""
+def _with_flow(clip: np.ndarray, config, stored_flow: np.ndarray | None = None) -> np.ndarray:
+  """Appends optical-flow images (two-stream models) to the RGB clip: the builder's `flow` feature
+  cut like the clip when the dataset has one, else computed here from the final clip."""
   if not config.get('flow'):
     return clip
-  return flow.clip_with_flow(clip, config.flow.method)
+  if stored_flow is None:
+    return flow.clip_with_flow(clip, config.flow.method)
+  return np.concatenate([clip, np.ascontiguousarray(stored_flow)], axis=-1)
 
 
 def check_example_size(source, config) -> None:
@@ -184,5 +195,8 @@ def _prefetch(ds: grain.MapDataset, config, batch: bool = True) -> grain.IterDat
   read = grain.ReadOptions(num_threads=config.data_threads, prefetch_buffer_size=4 if batch else 16)
   it = ds.to_iter_dataset(read)
   if config.data_workers > 0:
+    from absl import flags
+    if not flags.FLAGS.is_parsed():  # Grain's workers read absl flags; outside an absl app too
+      flags.FLAGS.mark_as_parsed()
     it = it.mp_prefetch(grain.MultiprocessingOptions(num_workers=config.data_workers))
   return it

@@ -137,6 +137,8 @@ def train_fold(config, workdir: str, data: FoldData, fold: int = 0, mesh=None, l
       save(done)
   progress.close()
   writer.close()
+  if hasattr(train_iter, 'close'):
+    train_iter.close()  # stops Grain's worker processes, if any
   manager.wait_until_finished()
 
   matrix = evaluate(eval_fn, state, data.source, data.test, config, mesh)

@@ -68,6 +68,14 @@ BUILDER_CONFIGS = [
     description='The 42 subjects of the corpus page, 1260 videos: also drops '
     'subject 23, which lacks three recordings.',
   ),
+  Enterface05Config(
+    name='segments_flow',
+    exclude_subjects=('s6',),
+    sampling='segment',
+    flow='farneback',
+    description='As default, with the two-stream paper\'s 16-frame segments (central frames) '
+    'and Farneback optical-flow images of the face crops in a `flow` feature (RFSCNN).',
+  ),
 ]
 
 
