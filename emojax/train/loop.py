@@ -6,17 +6,15 @@ model. An optional validation split of training subjects may stop training early
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import time
 from typing import Sequence
 
+import grain
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
-from jax.experimental import multihost_utils
 
-import grain
 from emojax import models
 from emojax.data import pipeline
 from emojax.train import checkpoint, finetune, svm
@@ -37,14 +35,9 @@ class FoldData:
 
 def evaluate(eval_fn, state, source, indices, config, mesh) -> np.ndarray:
   """Confusion matrix of the model on the examples `indices` (all processes take part)."""
-  num_classes = config.num_classes
-  matrix = np.zeros((num_classes, num_classes), np.int64)
-  for batch in pipeline.eval_batches(source, indices, config):
-    logits = eval_fn(state, steps_lib.shard_batch(batch, mesh))
-    logits, labels, mask = (multihost_utils.process_allgather(x, tiled=True)
-                            for x in (logits, batch['label'], batch['mask']))
-    matrix += metrics_lib.confusion_matrix(labels[mask], np.argmax(logits[mask], -1), num_classes)
-  return matrix
+  logits, labels = steps_lib.gather_outputs(
+      eval_fn, state, pipeline.eval_batches(source, indices, config), mesh)
+  return metrics_lib.confusion_matrix(labels, np.argmax(logits, -1), config.num_classes)
 
 
 def train_fold(config, workdir: str, data: FoldData, fold: int = 0, mesh=None, log=print) -> dict:

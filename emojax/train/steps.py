@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.experimental import multihost_utils
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from emojax.train.state import TrainState
@@ -82,3 +83,16 @@ def replicated(mesh: jax.sharding.Mesh) -> NamedSharding:
 def replicate(tree, mesh: jax.sharding.Mesh):
   """Places a pytree (e.g. a fresh train state) replicated on every device of `mesh`."""
   return jax.device_put(tree, replicated(mesh))
+
+
+def gather_outputs(fn, state, batches, mesh: jax.sharding.Mesh):
+  """Runs the sharded `fn(state, batch)` over padded batches (each with a `mask` of real examples);
+  returns `(outputs, labels)` of the real examples, gathered from every process."""
+  outputs, labels = [], []
+  for batch in batches:
+    out = fn(state, shard_batch(batch, mesh))
+    out, label, mask = (np.asarray(multihost_utils.process_allgather(x, tiled=True))
+                        for x in (out, batch['label'], batch['mask']))
+    outputs.append(out[mask])
+    labels.append(label[mask])
+  return np.concatenate(outputs), np.concatenate(labels)

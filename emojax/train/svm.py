@@ -28,32 +28,21 @@ def extract_features(state, model, batches: Iterable[dict], mesh=None):
   """Fused features and labels of `batches` (dicts with `clip` uint8, `label`, optional `mask`).
 
   Returns `(features float32 [N, D], labels int [N])` for the examples whose `mask` is True (all,
-  without a mask). With `mesh`, batches are this process's shards and every process takes part.
+  without a mask). Batches are this process's shards; every process takes part.
   """
-  def features(state, clip):
-    return model.apply({'params': state.params, 'batch_stats': state.batch_stats},
-                       steps_lib.normalize_clip(clip), train=False, method='features')
+  from jax.sharding import NamedSharding, PartitionSpec as P
 
-  if mesh is None:
-    fn = jax.jit(features)
-  else:
-    from jax.sharding import NamedSharding, PartitionSpec as P
-    data = NamedSharding(mesh, P('data'))
-    fn = jax.jit(features, in_shardings=(steps_lib.replicated(mesh), data), out_shardings=data)
-  feats, labels = [], []
-  for batch in batches:
-    mask = np.asarray(batch.get('mask', np.ones(len(batch['label']), bool)))
-    label = np.asarray(batch['label'])
-    if mesh is None:
-      out = np.asarray(fn(state, batch['clip']))
-    else:
-      from jax.experimental import multihost_utils
-      out = fn(state, steps_lib.shard_batch({'clip': batch['clip']}, mesh)['clip'])
-      out, label, mask = (np.asarray(multihost_utils.process_allgather(x, tiled=True))
-                          for x in (out, label, mask))
-    feats.append(out[mask].astype(np.float32))
-    labels.append(label[mask])
-  return np.concatenate(feats), np.concatenate(labels)
+  mesh = mesh or steps_lib.make_mesh()
+
+  def features(state, batch):
+    return model.apply({'params': state.params, 'batch_stats': state.batch_stats},
+                       steps_lib.normalize_clip(batch['clip']), train=False, method='features')
+
+  fn = jax.jit(features, in_shardings=(steps_lib.replicated(mesh), NamedSharding(mesh, P('data'))),
+               out_shardings=NamedSharding(mesh, P('data')))
+  batches = ({**b, 'mask': b.get('mask', np.ones(len(b['label']), bool))} for b in batches)
+  feats, labels = steps_lib.gather_outputs(fn, state, batches, mesh)
+  return feats.astype(np.float32), labels
 
 
 def fit_svm_on_features(train_feats, train_labels, test_feats, kernel: str = 'linear',
