@@ -8,16 +8,11 @@ same protocol as configs/enterface_p3d.py (subject-independent 10-fold here).
 """
 import ml_collections
 
-from configs import default
+from configs import enterface
 
 
 def get_config():
-  config = default.get_config()
-  config.dataset.name = 'enterface05'
-  config.dataset.config = 'default'
-  config.num_classes = 6
-  config.num_frames = 16
-  config.image_size = 112
+  config = enterface.get_config()
 
   config.model = ml_collections.ConfigDict()
   config.model.name = 'c3d'

@@ -10,16 +10,11 @@ attention after every stage and one temporal multi-head attention layer (see emo
 """
 import ml_collections
 
-from configs import default
+from configs import enterface
 
 
 def get_config():
-  config = default.get_config()
-  config.dataset.name = 'enterface05'
-  config.dataset.config = 'default'
-  config.num_classes = 6
-  config.num_frames = 16
-  config.image_size = 112
+  config = enterface.get_config()
 
   config.model = ml_collections.ConfigDict()
   config.model.name = 'p3d'

@@ -10,16 +10,12 @@ under `svm`, the SVM's. The model takes RGB ++ optical-flow images (6 channels; 
 """
 import ml_collections
 
-from configs import default
+from configs import enterface
 
 
 def get_config():
-  config = default.get_config()
-  config.dataset.name = 'enterface05'
+  config = enterface.get_config()
   config.dataset.config = 'segments_flow'  # 16-frame segments + Farneback flow, computed once
-  config.num_classes = 6
-  config.num_frames = 16
-  config.image_size = 112
 
   config.model = ml_collections.ConfigDict()
   config.model.name = 'rfscnn'

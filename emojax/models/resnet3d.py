@@ -71,6 +71,14 @@ class Conv3D(nn.Module):
     return y
 
 
+def _shortcut(x, y, conv: ModuleDef, norm: ModuleDef, strides):
+  """The block input `x`, projected by a strided 1x1x1 convolution and BatchNorm when its shape
+  differs from the residual branch's output `y` (submodules of the calling block)."""
+  if x.shape == y.shape:
+    return x
+  return norm(name='norm_proj')(conv(y.shape[-1], (1, 1, 1), strides, name='conv_proj')(x))
+
+
 class BasicBlock3D(nn.Module):
   """Two 3x3x3 convolutions with a residual connection."""
   filters: int
@@ -86,10 +94,7 @@ class BasicBlock3D(nn.Module):
     y = self.act(self.norm()(y))
     y = self.conv(self.filters, (3, 3, 3))(y)
     y = self.norm(scale_init=nn.initializers.zeros_init())(y)
-    if residual.shape != y.shape:
-      residual = self.conv(self.filters, (1, 1, 1), self.strides, name='conv_proj')(residual)
-      residual = self.norm(name='norm_proj')(residual)
-    return self.act(residual + y)
+    return self.act(_shortcut(residual, y, self.conv, self.norm, self.strides) + y)
 
 
 class Bottleneck3D(nn.Module):
@@ -107,10 +112,7 @@ class Bottleneck3D(nn.Module):
     y = self.act(self.norm()(self.conv(self.filters, (3, 3, 3), self.strides)(y)))
     y = self.conv(self.filters * 4, (1, 1, 1))(y)
     y = self.norm(scale_init=nn.initializers.zeros_init())(y)
-    if residual.shape != y.shape:
-      residual = self.conv(self.filters * 4, (1, 1, 1), self.strides, name='conv_proj')(residual)
-      residual = self.norm(name='norm_proj')(residual)
-    return self.act(residual + y)
+    return self.act(_shortcut(residual, y, self.conv, self.norm, self.strides) + y)
 
 
 class ResNet3D(nn.Module):
