@@ -137,3 +137,8 @@ def test_stored_flow_is_cut_and_mirrored_with_the_clip(make_config):
       np.testing.assert_array_equal(got[..., 3:], flow.mirror_flow_images(stored[:, :, ::-1]))
       seen.add('flipped')
   assert seen == {'plain', 'flipped'}
+
+
+def test_unknown_dataset_names_the_setting(make_config):
+  with pytest.raises(ValueError, match="config.dataset.name='cheavd'"):
+    pipeline.load_source(make_config(**{'dataset.name': 'cheavd'}))

@@ -42,7 +42,11 @@ def load_source(config, split: str = 'train'):
   import tfds_builders  # noqa: F401  (registers the builders)
 
   name = config.dataset.name + (f'/{config.dataset.config}' if config.dataset.config else '')
-  builder = tfds.builder(name, data_dir=config.dataset.data_dir or None)
+  try:
+    builder = tfds.builder(name, data_dir=config.dataset.data_dir or None)
+  except tfds.core.registered.DatasetNotFoundError as e:
+    raise ValueError(f'config.dataset.name={config.dataset.name!r}: no such dataset builder; emojax '
+                     "provides 'synthetic_expressions', 'oulu_casia' and 'enterface05'") from e
   if not builder.is_prepared():
     builder.download_and_prepare(
         file_format='array_record',
