@@ -8,11 +8,11 @@ same protocol as configs/enterface_p3d.py (subject-independent 10-fold here).
 """
 import ml_collections
 
-from configs import enterface
+from configs import enterface_p3d
 
 
 def get_config():
-  config = enterface.get_config()
+  config = enterface_p3d.get_config()  # the same data and training protocol as P3D
 
   config.model = ml_collections.ConfigDict()
   config.model.name = 'c3d'
@@ -21,10 +21,4 @@ def get_config():
   config.model.dropout_rate = 0.5
   config.model.batch_norm = False  # as in the paper
   config.model.dtype = 'float32'
-
-  config.batch_size = 8
-  config.num_epochs = 50
-  config.learning_rate = 1e-4
-  config.protocol = 'kfold'
-  config.num_folds = 10
   return config

@@ -66,16 +66,11 @@ def input_shape(config, batch_size: int = 1) -> tuple[int, ...]:
 def check_input(model: nn.Module, config) -> None:
   """Fails at start, naming the settings, when the model cannot take the configured clips."""
   try:
-    out = jax.eval_shape(lambda x: model.init(jax.random.key(0), x, train=False),
-                         jnp.zeros(input_shape(config), jnp.float32))
-  except ValueError as e:
-    if 'config.' in str(e):
+    jax.eval_shape(lambda x: model.init(jax.random.key(0), x, train=False),
+                   jnp.zeros(input_shape(config), jnp.float32))
+  except (ValueError, TypeError) as e:
+    if 'config.' in str(e):  # already names the setting
       raise
     raise ValueError(f'config.model.name={config.model.name!r} cannot take clips of '
                      f'config.num_frames={config.num_frames} x config.image_size='
                      f'{config.image_size}: {e}') from e
-  except TypeError as e:
-    raise ValueError(f'config.model.name={config.model.name!r} cannot take clips of '
-                     f'config.num_frames={config.num_frames} x config.image_size='
-                     f'{config.image_size}: {e}') from e
-  del out
