@@ -6,8 +6,12 @@
     logits = restored.model.apply(restored.variables, clips, train=False)
     prediction = emojax.predict_video('video.mp4', restored=restored, out_dir='out')
 """
-from emojax.models import create_model
-from emojax.train.checkpoint import restore
+from emojax import xla_cpu
+
+xla_cpu.set_default_flags()  # before anything imports JAX: see emojax/xla_cpu.py
+
+from emojax.models import create_model  # noqa: E402
+from emojax.train.checkpoint import restore  # noqa: E402
 
 __version__ = '0.1.0'
 __all__ = ['create_model', 'restore', 'predict_video']

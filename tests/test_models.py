@@ -1,4 +1,5 @@
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -44,25 +45,42 @@ def test_unknown_depth_names_the_setting():
     resnet3d(20)
 
 
+def _convlstm_reference(params, x, peephole):
+  """The paper's equations step by step: one convolution of `[x_t, h_{t-1}]` per frame."""
+  kernel = jnp.concatenate([params['input_gates']['kernel'],
+                            params['cell']['hidden_gates']['kernel']], axis=2)
+  conv = lambda v: jax.lax.conv_general_dilated(v, kernel, (1, 1), 'SAME',
+                                                dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+  cell = params['cell']
+  c = h = jnp.zeros((*x.shape[:1], *x.shape[2:4], kernel.shape[-1] // 4))
+  hidden = []
+  for t in range(x.shape[1]):
+    i, f, g, o = jnp.split(conv(jnp.concatenate([x[:, t], h], -1)) + params['input_gates']['bias'],
+                           4, axis=-1)
+    if peephole:
+      i, f = i + cell['w_ci'] * c, f + cell['w_cf'] * c
+    c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+    if peephole:
+      o = o + cell['w_co'] * c
+    h = jax.nn.sigmoid(o) * jnp.tanh(c)
+    hidden.append(h)
+  return jnp.stack(hidden, 1)
+
+
 @pytest.mark.parametrize('peephole', [False, True])
-def test_convlstm_scan_equals_python_loop(peephole):
+def test_convlstm_scan_equals_the_equations_step_by_step(peephole):
   x = jax.random.normal(jax.random.key(1), (2, 5, 6, 6, 3))
   layer = ConvLSTM(4, peephole=peephole)
-  variables = layer.init(jax.random.key(0), x)
-  params = variables['params']['cell']
-  if peephole:  # zero-initialised: make them matter
-    params = {**params, **{k: jax.random.normal(jax.random.key(i), v.shape)
-                           for i, (k, v) in enumerate(params.items()) if k.startswith('w_c')}}
-    variables = {'params': {'cell': params}}
-  scanned = layer.apply(variables, x)
-  cell = ConvLSTMCell(4, peephole=peephole)
-  carry = zero_carry((2, 6, 6), 4)
-  looped = []
-  for t in range(x.shape[1]):
-    carry, h = cell.apply({'params': params}, carry, x[:, t])
-    looped.append(h)
+  params = layer.init(jax.random.key(0), x)['params']
+  params = jax.tree.map(  # peepholes and biases start at zero: make every parameter matter
+      lambda v: v + 0.3 * jax.random.normal(jax.random.key(v.size), v.shape), params)
+  scanned = layer.apply({'params': params}, x)
   assert scanned.shape == (2, 5, 6, 6, 4)
-  np.testing.assert_allclose(scanned, jnp.stack(looped, 1), rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(scanned, _convlstm_reference(params, x, peephole), rtol=1e-5, atol=1e-6)
+  cell = ConvLSTMCell(4, peephole=peephole)
+  x_gates = nn.Conv(16, (3, 3)).apply({'params': params['input_gates']}, x[:, 0])
+  _, h = cell.apply({'params': params['cell']}, zero_carry((2, 6, 6), 4), x_gates)
+  np.testing.assert_allclose(h, scanned[:, 0], rtol=1e-5, atol=1e-6)
 
 
 def test_convlstm_state_carries_information_forward():
