@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from emojax import models
-from emojax.models.convlstm import ConvLSTM, ConvLSTMCell, zero_carry
+from emojax.models.convlstm import ConvLSTM, ConvLSTMCell, conv2d_as_matmul, zero_carry
 from emojax.models.emotion_net import EmotionNet
 from emojax.models.resnet3d import ResNet3D18, ResNet3D34, resnet3d
 from emojax.models.transformer import TransformerEncoder, sinusoidal_encoding
@@ -48,7 +48,7 @@ def test_unknown_depth_names_the_setting():
 def _convlstm_reference(params, x, peephole):
   """The paper's equations step by step: one convolution of `[x_t, h_{t-1}]` per frame."""
   kernel = jnp.concatenate([params['input_gates']['kernel'],
-                            params['cell']['hidden_gates']['kernel']], axis=2)
+                            params['cell']['hidden_gates']], axis=2)
   conv = lambda v: jax.lax.conv_general_dilated(v, kernel, (1, 1), 'SAME',
                                                 dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
   cell = params['cell']
@@ -81,6 +81,15 @@ def test_convlstm_scan_equals_the_equations_step_by_step(peephole):
   x_gates = nn.Conv(16, (3, 3)).apply({'params': params['input_gates']}, x[:, 0])
   _, h = cell.apply({'params': params['cell']}, zero_carry((2, 6, 6), 4), x_gates)
   np.testing.assert_allclose(h, scanned[:, 0], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize('kernel_size', [(3, 3), (1, 1), (5, 3), (2, 2)])
+def test_conv2d_as_matmul_is_a_same_convolution(kernel_size):
+  x = jax.random.normal(jax.random.key(0), (2, 5, 4, 3))
+  kernel = jax.random.normal(jax.random.key(1), (*kernel_size, 3, 6))
+  expected = jax.lax.conv_general_dilated(x, kernel, (1, 1), 'SAME',
+                                          dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+  np.testing.assert_allclose(conv2d_as_matmul(x, kernel), expected, rtol=1e-5, atol=1e-5)
 
 
 def test_convlstm_state_carries_information_forward():

@@ -1,9 +1,10 @@
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from emojax.models.resnet3d import Conv3D
+from emojax.models.resnet3d import Conv3D, separable_max_pool
 
 
 @pytest.mark.parametrize('kernel,strides,frames', [
@@ -23,3 +24,17 @@ def test_frames_impl_equals_native_3d_convolution(kernel, strides, frames):
 def test_unknown_conv_impl_names_the_setting():
   with pytest.raises(ValueError, match='config.model.conv_impl'):
     Conv3D(2, (3, 3, 3), impl='winograd').init(jax.random.key(0), jnp.zeros((1, 2, 4, 4, 1)))
+
+
+@pytest.mark.parametrize('shape,window,strides', [
+    ((2, 5, 9, 8, 3), (3, 3, 3), (1, 2, 2)), ((1, 4, 7, 7, 2), (1, 3, 3), (1, 2, 2)),
+    ((1, 6, 6, 5, 2), (2, 2, 2), (2, 2, 2)), ((2, 3, 5, 5, 1), (3, 1, 3), (1, 1, 3))])
+def test_separable_max_pool_equals_max_pool(shape, window, strides):
+  """Values and gradients, on distinct values (tied maxima may split the gradient differently)."""
+  x = jax.random.permutation(jax.random.key(0), np.prod(shape)).reshape(shape).astype(jnp.float32)
+  weights = jax.random.normal(jax.random.key(1), nn.max_pool(x, window, strides, 'SAME').shape)
+  pooled = lambda pool: jax.value_and_grad(lambda x: jnp.sum(pool(x) * weights))(x)
+  got = pooled(lambda x: separable_max_pool(x, window, strides))
+  want = pooled(lambda x: nn.max_pool(x, window, strides, padding='SAME'))
+  np.testing.assert_allclose(got[0], want[0], rtol=1e-6)
+  np.testing.assert_allclose(got[1], want[1], rtol=1e-6)

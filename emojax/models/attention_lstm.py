@@ -34,6 +34,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from emojax.models.norm import BatchNorm
+
 FROZEN_PREFIX = 'cnn/conv_'  # parameter paths frozen by `freeze_cnn` (conv layers and their norms)
 
 
@@ -61,7 +63,7 @@ class FrameCNN(nn.Module):
       x = nn.Conv(width, (3, 3), (stride, stride), use_bias=not self.batch_norm, dtype=self.dtype,
                   name=f'conv_{k}')(x)
       if self.batch_norm:
-        x = nn.BatchNorm(use_running_average=not train or self.frozen, momentum=0.9, epsilon=1e-5,
+        x = BatchNorm(use_running_average=not train or self.frozen, momentum=0.9, epsilon=1e-5,
                          dtype=self.dtype, name=f'conv_{k}_bn')(x)
       x = nn.relu(x)
       if k in self.pool_after:

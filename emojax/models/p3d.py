@@ -40,7 +40,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from emojax.models.resnet3d import Conv3D
+from emojax.models.norm import BatchNorm
+from emojax.models.resnet3d import Conv3D, separable_max_pool
 from emojax.models.transformer import sinusoidal_encoding
 
 ModuleDef = Any
@@ -161,7 +162,7 @@ class P3DNet(nn.Module):
       raise ValueError(f'config.model.temporal_strides needs {len(self.stage_sizes) + 1} entries '
                        f'(stem + one per stage), got {strides_t}')
     conv = functools.partial(Conv3D, impl=self.conv_impl, dtype=self.dtype)
-    norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=0.9,
+    norm = functools.partial(BatchNorm, use_running_average=not train, momentum=0.9,
                              epsilon=1e-5, dtype=self.dtype)
     attend = functools.partial(SpatialAttention3D, tuple(self.attention_kernel), self.conv_impl,
                                self.dtype)
@@ -169,7 +170,7 @@ class P3DNet(nn.Module):
         x.astype(self.dtype))
     x = nn.relu(norm(name='bn_init')(x))
     if self.max_pool:
-      x = nn.max_pool(x, (1, 3, 3), strides=(1, 2, 2), padding='SAME')
+      x = separable_max_pool(x, (1, 3, 3), (1, 2, 2))
     index, last = 0, len(self.stage_sizes) - 1
     for i, size in enumerate(self.stage_sizes):
       for j in range(size):
@@ -224,7 +225,7 @@ class C3D(nn.Module):
         x = Conv3D(max(1, w * self.width // 64), (3, 3, 3), use_bias=not self.batch_norm,
                    impl=self.conv_impl, dtype=self.dtype, name=name)(x)
         if self.batch_norm:
-          x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
+          x = BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
                            dtype=self.dtype, name=f'{name}_bn')(x)
         x = nn.relu(x)
       x = nn.max_pool(x, pool, strides=pool, padding='SAME')

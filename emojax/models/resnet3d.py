@@ -15,6 +15,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from emojax.models.norm import BatchNorm
+
 ModuleDef = Any
 
 
@@ -69,6 +71,26 @@ class Conv3D(nn.Module):
     if self.use_bias:
       y = y + self.param('bias', nn.initializers.zeros_init(), (self.features,)).astype(self.dtype)
     return y
+
+
+def separable_max_pool(x, window: Sequence[int], strides: Sequence[int]):
+  """`nn.max_pool(x, window, strides, padding='SAME')` computed as one strided 1D max per axis.
+
+  The max over a box is separable. XLA:CPU expands the gradient of a single reduce-window into
+  index arrays; the chain of 1D maxima took the 3x3x3 pool of the paper-size stem forward and back
+  in 264 ms instead of 379 ms. Tied maxima share the gradient instead of one taking it all.
+  """
+  for axis, (size, stride) in enumerate(zip(window, strides), start=1):
+    if size == 1 and stride == 1:
+      continue
+    length = x.shape[axis]
+    out = -(-length // stride)
+    pads = [(0, 0)] * x.ndim
+    pads[axis] = _same_padding(length, size, stride)
+    x = jnp.pad(x, pads, constant_values=-jnp.inf)
+    x = functools.reduce(jnp.maximum, [
+        lax.slice_in_dim(x, d, d + (out - 1) * stride + 1, stride, axis) for d in range(size)])
+  return x
 
 
 def _shortcut(x, y, conv: ModuleDef, norm: ModuleDef, strides):
@@ -137,14 +159,14 @@ class ResNet3D(nn.Module):
       raise ValueError(f'temporal_strides needs {len(self.stage_sizes) + 1} entries (stem + one per '
                        f'stage), got {tuple(self.temporal_strides)}')
     conv = functools.partial(Conv3D, impl=self.conv_impl, dtype=self.dtype)
-    norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=0.9,
+    norm = functools.partial(BatchNorm, use_running_average=not train, momentum=0.9,
                              epsilon=1e-5, dtype=self.dtype)
     x = conv(self.num_filters, self.stem_kernel,
              (self.temporal_strides[0], self.stem_stride, self.stem_stride),
              name='conv_init')(x.astype(self.dtype))
     x = nn.relu(norm(name='bn_init')(x))
     if self.max_pool:
-      x = nn.max_pool(x, (3, 3, 3), strides=(1, 2, 2), padding='SAME')
+      x = separable_max_pool(x, (3, 3, 3), (1, 2, 2))
     for i, block_size in enumerate(self.stage_sizes):
       for j in range(block_size):
         strides = (self.temporal_strides[i + 1], 2, 2) if i > 0 and j == 0 else (1, 1, 1)

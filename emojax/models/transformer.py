@@ -13,6 +13,8 @@ import flax.linen as nn
 import jax.numpy as jnp
 import numpy as np
 
+from emojax.models.norm import BatchNorm
+
 
 def sinusoidal_encoding(length: int, dim: int) -> np.ndarray:
   """The fixed sine/cosine positional encoding of Vaswani et al., `[length, dim]`."""
@@ -95,5 +97,5 @@ class TransformerEncoder(nn.Module):
     for i in range(self.num_layers):
       x = EncoderBlock(self.num_heads, int(self.dim * self.mlp_ratio), self.dropout_rate,
                        self.dtype, name=f'block_{i}')(x, train)
-    return nn.BatchNorm(use_running_average=not train, momentum=0.9, dtype=self.dtype,
+    return BatchNorm(use_running_average=not train, momentum=0.9, dtype=self.dtype,
                         name='cls_norm')(x[:, 0])

@@ -32,6 +32,8 @@ from typing import Any, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from emojax.models.norm import BatchNorm
+
 FUSIONS = ('concat', 'sum', 'product')
 INPUT_CHANNELS = 6  # RGB + flow images
 
@@ -46,7 +48,7 @@ class StreamCNN(nn.Module):
     x = x.astype(self.dtype)
     for k, width in enumerate(self.features):
       x = nn.Conv(width, (3, 3), use_bias=False, dtype=self.dtype, name=f'conv_{k}')(x)
-      x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
+      x = BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
                        dtype=self.dtype, name=f'bn_{k}')(x)
       x = nn.max_pool(nn.relu(x), (2, 2), strides=(2, 2), padding='SAME')
     return x
@@ -177,7 +179,7 @@ class RFSCNN(nn.Module):
     if return_features:
       return fused
     if self.normalize_fused:
-      fused = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
+      fused = BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
                            name='fused_norm')(fused)
     fused = nn.Dropout(self.dropout_rate, deterministic=not train)(fused)
     return nn.Dense(self.num_classes, name='head')(fused)
