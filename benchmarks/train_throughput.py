@@ -44,7 +44,7 @@ flags.DEFINE_integer('batch', 4, 'global batch size (clips)')
 flags.DEFINE_integer('frames', 16, 'frames per clip')
 flags.DEFINE_integer('size', 112, 'clip height and width')
 flags.DEFINE_integer('steps', 5, 'timed steps after compilation')
-flags.DEFINE_enum('conv_impl', None, ['auto', 'frames', 'xla'],
+flags.DEFINE_enum('conv_impl', None, ['auto', 'frames', 'frame_taps', 'matmul', 'xla'],
                   "Conv3D implementation (config.model.conv_impl); default: the config's / 'auto'")
 flags.DEFINE_string('dtype', None, 'model compute dtype (float32 | bfloat16); default: the config')
 flags.DEFINE_bool('peer', False, 'also time the PyTorch peer and print the ratio')

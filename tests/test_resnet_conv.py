@@ -4,21 +4,34 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from emojax.models.resnet3d import Conv3D, separable_max_pool
+from emojax.models.resnet3d import Conv3D, auto_conv3d_impl, separable_max_pool
 
 
+@pytest.mark.parametrize('impl', ['frames', 'frame_taps', 'matmul'])
 @pytest.mark.parametrize('kernel,strides,frames', [
     ((3, 3, 3), (1, 1, 1), 5), ((3, 3, 3), (2, 2, 2), 6), ((7, 7, 7), (1, 2, 2), 4),
     ((1, 1, 1), (1, 2, 2), 3), ((3, 1, 1), (1, 1, 1), 4), ((1, 3, 3), (2, 1, 1), 5)])
-def test_frames_impl_equals_native_3d_convolution(kernel, strides, frames):
+def test_impl_equals_native_3d_convolution(kernel, strides, frames, impl):
   x = jax.random.normal(jax.random.key(0), (2, frames, 9, 9, 3))
   native = Conv3D(5, kernel, strides, use_bias=True, impl='xla')
   variables = native.init(jax.random.key(1), x)
   variables = jax.tree.map(lambda p: p + 0.1, variables)
   want = native.apply(variables, x)
-  got = Conv3D(5, kernel, strides, use_bias=True, impl='frames').apply(variables, x)
+  got = Conv3D(5, kernel, strides, use_bias=True, impl=impl).apply(variables, x)
   assert got.shape == want.shape
   np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize('input_shape,kernel_shape,strides,backend,expected', [
+    ((4, 16, 112, 112, 3), (7, 7, 7, 3, 64), (1, 2, 2), 'cpu', 'frames'),
+    ((8, 16, 56, 56, 3), (7, 7, 7, 3, 8), (1, 2, 2), 'cpu', 'frame_taps'),
+    ((4, 16, 28, 28, 64), (3, 3, 3, 64, 64), (1, 1, 1), 'cpu', 'frames'),
+    ((4, 16, 4, 4, 512), (3, 3, 3, 512, 512), (1, 1, 1), 'cpu', 'frames'),
+    ((8, 16, 2, 2, 64), (3, 3, 3, 64, 64), (1, 1, 1), 'cpu', 'matmul'),
+    ((8, 16, 4, 4, 32), (3, 3, 3, 32, 64), (1, 2, 2), 'cpu', 'matmul'),
+    ((4, 16, 28, 28, 64), (3, 3, 3, 64, 64), (1, 1, 1), 'gpu', 'xla')])
+def test_auto_impl_choice(input_shape, kernel_shape, strides, backend, expected):
+  assert auto_conv3d_impl(input_shape, kernel_shape, strides, backend) == expected
 
 
 def test_unknown_conv_impl_names_the_setting():

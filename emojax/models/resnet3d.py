@@ -26,13 +26,92 @@ def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
   return total // 2, total - total // 2
 
 
+def _conv2d(x, kernel, strides):
+  return lax.conv_general_dilated(x, kernel, strides, 'SAME',
+                                  dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+
+
+def _pad_axis(x, axis: int, pads: tuple[int, int], value=0):
+  widths = [(0, 0)] * x.ndim
+  widths[axis] = pads
+  return jnp.pad(x, widths, constant_values=value)
+
+
+def conv3d_xla(x, kernel, strides):
+  """XLA's own 3D convolution (cuDNN on GPU; a slow generic loop on XLA:CPU)."""
+  return lax.conv_general_dilated(x, kernel, strides, 'SAME',
+                                  dimension_numbers=('NDHWC', 'DHWIO', 'NDHWC'))
+
+
+def conv3d_frames(x, kernel, strides):
+  """One 2D convolution over frames whose channels hold their `kt` temporal neighbours."""
+  kt, kh, kw, cin, features = kernel.shape
+  batch, frames = x.shape[:2]
+  st = strides[0]
+  out_frames = -(-frames // st)
+  x = _pad_axis(x, 1, _same_padding(frames, kt, st))
+  span = (out_frames - 1) * st + 1
+  stacked = jnp.concatenate([x[:, dt:dt + span:st] for dt in range(kt)], axis=-1)
+  y = _conv2d(stacked.reshape(batch * out_frames, *stacked.shape[2:]),
+              kernel.transpose(1, 2, 0, 3, 4).reshape(kh, kw, kt * cin, features), strides[1:])
+  return y.reshape(batch, out_frames, *y.shape[1:])
+
+
+def conv3d_frame_taps(x, kernel, strides):
+  """One 2D convolution of every frame giving its contribution to each of the `kt` temporal taps
+  as channels, then a shifted sum over time."""
+  kt, kh, kw, cin, features = kernel.shape
+  batch, frames = x.shape[:2]
+  st = strides[0]
+  out_frames = -(-frames // st)
+  y = _conv2d(x.reshape(batch * frames, *x.shape[2:]),
+              kernel.transpose(1, 2, 3, 0, 4).reshape(kh, kw, cin, kt * features), strides[1:])
+  y = _pad_axis(y.reshape(batch, frames, *y.shape[1:3], kt, features), 1,
+                _same_padding(frames, kt, st))
+  span = (out_frames - 1) * st + 1
+  return sum(y[:, dt:dt + span:st, :, :, dt] for dt in range(kt))
+
+
+def conv3d_matmul(x, kernel, strides):
+  """One matrix product of the stacked `kt x kh x kw` neighbourhoods (im2col) with the kernel."""
+  kt, kh, kw, cin, features = kernel.shape
+  out = [-(-size // stride) for size, stride in zip(x.shape[1:4], strides)]
+  for axis, (size, k, stride) in enumerate(zip(x.shape[1:4], kernel.shape[:3], strides), start=1):
+    x = _pad_axis(x, axis, _same_padding(size, k, stride))
+  spans = [(n - 1) * stride + 1 for n, stride in zip(out, strides)]
+  patches = jnp.concatenate([
+      x[:, a:a + spans[0]:strides[0], b:b + spans[1]:strides[1], c:c + spans[2]:strides[2]]
+      for a in range(kt) for b in range(kh) for c in range(kw)], axis=-1)
+  return patches @ kernel.reshape(-1, features)
+
+
+CONV3D_IMPLS = {'xla': conv3d_xla, 'frames': conv3d_frames, 'frame_taps': conv3d_frame_taps,
+                'matmul': conv3d_matmul}
+
+
+def auto_conv3d_impl(input_shape, kernel_shape, strides, backend: str) -> str:
+  """The fastest `Conv3D` implementation measured for a layer (benchmarks/conv3d_impls.py).
+
+  XLA's native 3D convolution on GPU. On XLA:CPU, whose 3D convolution is a slow generic loop
+  and whose 2D convolutions are fast only for wide maps and at least 16 output channels: a matrix
+  product for maps of at most 2x2 positions, per-frame temporal taps for fewer than 16 output
+  channels (a narrow stem), otherwise stacked temporal neighbours.
+  """
+  if backend != 'cpu':
+    return 'xla'
+  out_positions = (-(-input_shape[2] // strides[1])) * (-(-input_shape[3] // strides[2]))
+  if out_positions <= 4:
+    return 'matmul'
+  if kernel_shape[-1] < 16 and kernel_shape[0] > 1:
+    return 'frame_taps'
+  return 'frames'
+
+
 class Conv3D(nn.Module):
   """3D convolution, 'SAME' padding, `[B, T, H, W, C]`; parameters laid out as `nn.Conv`'s.
 
-  `impl='frames'` computes it as one 2D convolution over frames whose channels hold the `kt`
-  temporal neighbours (a temporal im2col). XLA:CPU runs 2D convolutions through its fast Eigen
-  kernels but 3D ones through a slow generic loop, so on CPU this is 2-5x faster; on GPU the native
-  `impl='xla'` (cuDNN) is used. `'auto'` picks by backend. Both give the same result.
+  `impl` picks how it is computed (`CONV3D_IMPLS`; all give the same result): `'auto'` picks per
+  layer and backend (`auto_conv3d_impl`).
   """
   features: int
   kernel_size: tuple[int, int, int]
@@ -44,30 +123,15 @@ class Conv3D(nn.Module):
 
   @nn.compact
   def __call__(self, x):
-    kt, kh, kw = self.kernel_size
-    kernel = self.param('kernel', self.kernel_init, (kt, kh, kw, x.shape[-1], self.features))
+    kernel = self.param('kernel', self.kernel_init, (*self.kernel_size, x.shape[-1], self.features))
     x, kernel = x.astype(self.dtype), kernel.astype(self.dtype)
-    impl = self.impl if self.impl != 'auto' else (
-        'frames' if jax.default_backend() == 'cpu' else 'xla')
-    if impl == 'xla':
-      y = lax.conv_general_dilated(x, kernel, self.strides, 'SAME',
-                                   dimension_numbers=('NDHWC', 'DHWIO', 'NDHWC'))
-    elif impl == 'frames':
-      batch, frames = x.shape[:2]
-      st = self.strides[0]
-      out_frames = -(-frames // st)
-      lo, hi = _same_padding(frames, kt, st)
-      if lo or hi:
-        x = jnp.pad(x, ((0, 0), (lo, hi), (0, 0), (0, 0), (0, 0)))
-      span = (out_frames - 1) * st + 1
-      stacked = jnp.concatenate([x[:, dt:dt + span:st] for dt in range(kt)], axis=-1)
-      stacked = stacked.reshape(batch * out_frames, *stacked.shape[2:])
-      kernel = kernel.transpose(1, 2, 0, 3, 4).reshape(kh, kw, kt * x.shape[-1], self.features)
-      y = lax.conv_general_dilated(stacked, kernel, self.strides[1:], 'SAME',
-                                   dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
-      y = y.reshape(batch, out_frames, *y.shape[1:])
-    else:
-      raise ValueError(f"config.model.conv_impl={self.impl!r}: expected 'auto', 'xla' or 'frames'")
+    impl = self.impl
+    if impl == 'auto':
+      impl = auto_conv3d_impl(x.shape, kernel.shape, self.strides, jax.default_backend())
+    if impl not in CONV3D_IMPLS:
+      raise ValueError(f'config.model.conv_impl={self.impl!r}: expected one of '
+                       f"{['auto', *CONV3D_IMPLS]}")
+    y = CONV3D_IMPLS[impl](x, kernel, tuple(self.strides))
     if self.use_bias:
       y = y + self.param('bias', nn.initializers.zeros_init(), (self.features,)).astype(self.dtype)
     return y
@@ -85,9 +149,7 @@ def separable_max_pool(x, window: Sequence[int], strides: Sequence[int]):
       continue
     length = x.shape[axis]
     out = -(-length // stride)
-    pads = [(0, 0)] * x.ndim
-    pads[axis] = _same_padding(length, size, stride)
-    x = jnp.pad(x, pads, constant_values=-jnp.inf)
+    x = _pad_axis(x, axis, _same_padding(length, size, stride), -jnp.inf)
     x = functools.reduce(jnp.maximum, [
         lax.slice_in_dim(x, d, d + (out - 1) * stride + 1, stride, axis) for d in range(size)])
   return x
