@@ -90,12 +90,14 @@ CONV3D_IMPLS = {'xla': conv3d_xla, 'frames': conv3d_frames, 'frame_taps': conv3d
 
 
 def auto_conv3d_impl(input_shape, kernel_shape, strides, backend: str) -> str:
-  """The fastest `Conv3D` implementation measured for a layer (benchmarks/conv3d_impls.py).
+  """The fastest `Conv3D` implementation for a layer, as measured with benchmarks/conv3d_impls.py
+  and the whole train step (docs/benchmarks.md).
 
-  XLA's native 3D convolution on GPU. On XLA:CPU, whose 3D convolution is a slow generic loop
-  and whose 2D convolutions are fast only for wide maps and at least 16 output channels: a matrix
+  On GPU, XLA's own 3D convolution. XLA:CPU runs 3D convolutions through a slow generic loop, and
+  its 2D convolutions are slow on tiny maps and for few output channels, so there: a matrix
   product for maps of at most 2x2 positions, per-frame temporal taps for fewer than 16 output
-  channels (a narrow stem), otherwise stacked temporal neighbours.
+  channels (a narrow stem), otherwise stacked temporal neighbours. (Temporal taps also won some
+  strided and 4x4 layers of the paper-size network alone, but made its train step 8% slower.)
   """
   if backend != 'cpu':
     return 'xla'

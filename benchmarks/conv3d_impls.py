@@ -1,0 +1,117 @@
+"""Forward + backward time of every `Conv3D` implementation, for each distinct 3D convolution of a
+config's model at the given batch / frames / size; marks the one `impl='auto'` picks.
+
+    python benchmarks/conv3d_impls.py --config=configs/default.py --batch 4 --frames 16 --size 112
+
+The layers are found by running the model's `init` abstractly and recording every `Conv3D` call.
+Each layer is timed as a jitted value-and-gradient of `sum(conv(x, kernel)**2)` with respect to
+the kernel and, except for a layer that reads the clip itself, its input (what the train step
+computes). Minimum over `--repeats` runs after one untimed run, in milliseconds. Prints a markdown
+table and one JSON line. `xla` (XLA's 3D convolution) is left out on CPU unless `--with_xla`:
+it takes minutes for a 7x7x7 stem there.
+"""
+from __future__ import annotations
+
+import collections
+import json
+import os
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from absl import app, flags  # noqa: E402
+from ml_collections import config_flags  # noqa: E402
+
+config_flags.DEFINE_config_file('config', os.path.join(ROOT, 'configs', 'demo.py'),
+                                'experiment config; override fields with --config.X=...')
+flags.DEFINE_integer('batch', 4, 'global batch size (clips)')
+flags.DEFINE_integer('frames', 16, 'frames per clip')
+flags.DEFINE_integer('size', 112, 'clip height and width')
+flags.DEFINE_integer('repeats', 3, 'timed runs per layer and implementation')
+flags.DEFINE_bool('with_xla', False, "also time 'xla' on CPU (very slow there)")
+FLAGS = flags.FLAGS
+
+
+def conv3d_layers(config):
+  """`(input shape, kernel shape, strides) -> count` of the model's Conv3D calls, in call order."""
+  import flax.linen as nn
+  import jax
+
+  from emojax import models
+  from emojax.models.resnet3d import Conv3D
+
+  layers = collections.Counter()
+
+  def record(next_fun, args, kwargs, context):
+    if isinstance(context.module, Conv3D) and context.method_name == '__call__':
+      module, x = context.module, args[0]
+      kernel = (*module.kernel_size, x.shape[-1], module.features)
+      layers[(tuple(x.shape), kernel, tuple(module.strides))] += 1
+    return next_fun(*args, **kwargs)
+
+  model = models.create_model(config)
+  shape = models.input_shape(config, config.batch_size)
+  with nn.intercept_methods(record):
+    jax.eval_shape(lambda: model.init(jax.random.key(0), jax.numpy.zeros(shape), train=False))
+  return layers
+
+
+def time_layer(impl_fn, input_shape, kernel_shape, strides, input_grad: bool, repeats: int):
+  import jax
+  import jax.numpy as jnp
+
+  x = jax.random.normal(jax.random.key(0), input_shape)
+  kernel = 0.05 * jax.random.normal(jax.random.key(1), kernel_shape)
+  loss = lambda kernel, x: jnp.sum(impl_fn(x, kernel, strides) ** 2)
+  step = jax.jit(jax.value_and_grad(loss, argnums=(0, 1) if input_grad else 0))
+  jax.block_until_ready(step(kernel, x))
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    jax.block_until_ready(step(kernel, x))
+    times.append(time.perf_counter() - start)
+  return 1e3 * min(times)
+
+
+def main(argv):
+  del argv
+  import jax
+
+  from emojax.models.resnet3d import CONV3D_IMPLS, auto_conv3d_impl
+
+  config = FLAGS.config
+  config.batch_size, config.num_frames, config.image_size = FLAGS.batch, FLAGS.frames, FLAGS.size
+  backend = jax.default_backend()
+  impls = [name for name in CONV3D_IMPLS
+           if name != 'xla' or backend != 'cpu' or FLAGS.with_xla]
+  rows, totals = [], collections.Counter()
+  for i, ((shape, kernel, strides), count) in enumerate(conv3d_layers(config).items()):
+    ms = {name: time_layer(CONV3D_IMPLS[name], shape, kernel, strides, input_grad=i > 0,
+                           repeats=FLAGS.repeats) for name in impls}
+    auto = auto_conv3d_impl(shape, kernel, strides, backend)
+    ms['auto'] = ms.get(auto)
+    for name, value in ms.items():
+      if value is not None:
+        totals[name] += count * value
+    rows.append({'input': shape, 'kernel': kernel, 'strides': strides, 'count': count,
+                 'auto': auto, 'ms': {k: round(v, 1) for k, v in ms.items() if v is not None}})
+  print('| input B,T,H,W,C | kernel | strides | count | ' + ' | '.join(impls) + ' | auto picks |')
+  print('|---|---|---|---|' + '---|' * len(impls) + '---|')
+  for row in rows:
+    best = min(row['ms'][name] for name in impls)
+    cells = [f"**{row['ms'][n]:.1f}**" if row['ms'][n] == best else f"{row['ms'][n]:.1f}"
+             for n in impls]
+    print(f"| {row['input']} | {row['kernel'][:3]} {row['kernel'][3]}->{row['kernel'][4]} | "
+          f"{row['strides']} | {row['count']} | " + ' | '.join(cells) + f" | {row['auto']} |")
+  print('| all layers (x count) | | | | ' + ' | '.join(f'{totals[n]:.0f}' for n in impls)
+        + f" | {totals['auto']:.0f} |")
+  print(json.dumps({'backend': backend, 'batch': FLAGS.batch, 'frames': FLAGS.frames,
+                    'size': FLAGS.size, 'layers': rows,
+                    'total_ms': {k: round(v, 1) for k, v in totals.items()},
+                    'load_avg_1m': round(os.getloadavg()[0], 2)}))
+
+
+if __name__ == '__main__':
+  app.run(main)
