@@ -83,6 +83,15 @@ def test_convlstm_scan_equals_the_equations_step_by_step(peephole):
   np.testing.assert_allclose(h, scanned[:, 0], rtol=1e-5, atol=1e-6)
 
 
+def test_convlstm_kernels_start_at_the_scale_of_one_gates_convolution():
+  """The input and hidden kernels are drawn as slices of one lecun-normal [x_t, h_{t-1}] kernel."""
+  x = jnp.zeros((1, 2, 6, 6, 96))
+  params = ConvLSTM(32).init(jax.random.key(0), x)['params']
+  want = 1 / np.sqrt(3 * 3 * (96 + 32))
+  for kernel in (params['input_gates']['kernel'], params['cell']['hidden_gates']):
+    np.testing.assert_allclose(np.std(kernel), want, rtol=0.05)
+
+
 @pytest.mark.parametrize('kernel_size', [(3, 3), (1, 1), (5, 3), (2, 2)])
 def test_conv2d_as_matmul_is_a_same_convolution(kernel_size):
   x = jax.random.normal(jax.random.key(0), (2, 5, 4, 3))

@@ -24,6 +24,15 @@ import jax
 import jax.numpy as jnp
 
 
+def gates_kernel_init(in_features: int, start: int, stop: int):
+  """`lecun_normal` for input channels `[start:stop]` of the paper's single gates convolution over
+  `[x_t, h_{t-1}]` (`in_features` channels), so the split convolutions start at its scale."""
+  def init(key, shape, dtype=jnp.float32):
+    full = nn.initializers.lecun_normal()(key, (*shape[:-2], in_features, shape[-1]), dtype)
+    return full[..., start:stop, :]
+  return init
+
+
 def conv2d_as_matmul(x, kernel):
   """A stride-1 'SAME' 2D convolution of `[B, H, W, C]` by `[kh, kw, C, F]`, as one matrix product
   of the stacked `kh x kw` neighbourhoods (im2col) with the flattened kernel."""
@@ -45,11 +54,12 @@ class ConvLSTMCell(nn.Module):
   kernel_size: tuple[int, int] = (3, 3)
   peephole: bool = False
   dtype: Any = jnp.float32
+  kernel_init: Any = nn.initializers.lecun_normal()
 
   @nn.compact
   def __call__(self, carry, x_gates):
     c, h = carry
-    kernel = self.param('hidden_gates', nn.initializers.lecun_normal(),
+    kernel = self.param('hidden_gates', self.kernel_init,
                         (*self.kernel_size, self.features, 4 * self.features))
     gates = x_gates + conv2d_as_matmul(h.astype(self.dtype), kernel.astype(self.dtype))
     i, f, g, o = jnp.split(gates.astype(jnp.float32), 4, axis=-1)
@@ -86,11 +96,13 @@ class ConvLSTM(nn.Module):
 
   @nn.compact
   def __call__(self, x):
-    x_gates = nn.Conv(4 * self.features, self.kernel_size, dtype=self.dtype,
-                      name='input_gates')(x)
+    in_features = x.shape[-1] + self.features
+    x_gates = nn.Conv(4 * self.features, self.kernel_size, dtype=self.dtype, name='input_gates',
+                      kernel_init=gates_kernel_init(in_features, 0, x.shape[-1]))(x)
     scan = nn.scan(ConvLSTMCell, variable_broadcast='params', split_rngs={'params': False},
                    in_axes=1, out_axes=1, unroll=self.unroll)
-    cell = scan(self.features, self.kernel_size, self.peephole, self.dtype, name='cell')
+    cell = scan(self.features, self.kernel_size, self.peephole, self.dtype,
+                kernel_init=gates_kernel_init(in_features, x.shape[-1], in_features), name='cell')
     carry = zero_carry((x.shape[0], *x.shape[2:4]), self.features)
     _, hidden = cell(carry, x_gates)
     return hidden
