@@ -29,7 +29,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.dropout_rate = 0.0
   config.model.frame_difference = False
   config.model.max_pool = True
-  config.model.conv_impl = 'auto'  # 3D convs: 'frames' (fast on CPU) | 'xla' (cuDNN on GPU)
+  config.model.conv_impl = 'auto'  # per layer: 'xla' on GPU; 'frames' | 'frame_taps' | 'matmul' on CPU
   config.model.dtype = 'float32'
 
   config.batch_size = 4  # global, over every device
