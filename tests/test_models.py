@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from emojax import models
-from emojax.models.convlstm import ConvLSTM, ConvLSTMCell, conv2d_as_matmul, zero_carry
+from emojax.models.convlstm import ConvLSTM, ConvLSTMCell, zero_carry
 from emojax.models.emotion_net import EmotionNet
-from emojax.models.resnet3d import ResNet3D18, ResNet3D34, resnet3d
+from emojax.models.resnet3d import ResNet3D18, ResNet3D34, conv3d_matmul, resnet3d
 from emojax.models.transformer import TransformerEncoder, sinusoidal_encoding
 
 
@@ -93,12 +93,14 @@ def test_convlstm_kernels_start_at_the_scale_of_one_gates_convolution():
 
 
 @pytest.mark.parametrize('kernel_size', [(3, 3), (1, 1), (5, 3), (2, 2)])
-def test_conv2d_as_matmul_is_a_same_convolution(kernel_size):
+def test_matmul_conv_of_one_frame_is_a_same_2d_convolution(kernel_size):
+  """How the ConvLSTM cell computes its hidden gates."""
   x = jax.random.normal(jax.random.key(0), (2, 5, 4, 3))
   kernel = jax.random.normal(jax.random.key(1), (*kernel_size, 3, 6))
   expected = jax.lax.conv_general_dilated(x, kernel, (1, 1), 'SAME',
                                           dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
-  np.testing.assert_allclose(conv2d_as_matmul(x, kernel), expected, rtol=1e-5, atol=1e-5)
+  got = conv3d_matmul(x[:, None], kernel[None], (1, 1, 1))[:, 0]
+  np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_convlstm_state_carries_information_forward():

@@ -23,6 +23,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from emojax.models.resnet3d import conv3d_matmul
+
 
 def gates_kernel_init(in_features: int, start: int, stop: int):
   """`lecun_normal` for input channels `[start:stop]` of the paper's single gates convolution over
@@ -31,17 +33,6 @@ def gates_kernel_init(in_features: int, start: int, stop: int):
     full = nn.initializers.lecun_normal()(key, (*shape[:-2], in_features, shape[-1]), dtype)
     return full[..., start:stop, :]
   return init
-
-
-def conv2d_as_matmul(x, kernel):
-  """A stride-1 'SAME' 2D convolution of `[B, H, W, C]` by `[kh, kw, C, F]`, as one matrix product
-  of the stacked `kh x kw` neighbourhoods (im2col) with the flattened kernel."""
-  kh, kw = kernel.shape[:2]
-  height, width = x.shape[1:3]
-  x = jnp.pad(x, ((0, 0), ((kh - 1) // 2, kh // 2), ((kw - 1) // 2, kw // 2), (0, 0)))
-  patches = jnp.concatenate([x[:, i:i + height, j:j + width]
-                             for i in range(kh) for j in range(kw)], axis=-1)
-  return patches @ kernel.reshape(-1, kernel.shape[-1])
 
 
 class ConvLSTMCell(nn.Module):
@@ -61,7 +52,8 @@ class ConvLSTMCell(nn.Module):
     c, h = carry
     kernel = self.param('hidden_gates', self.kernel_init,
                         (*self.kernel_size, self.features, 4 * self.features))
-    gates = x_gates + conv2d_as_matmul(h.astype(self.dtype), kernel.astype(self.dtype))
+    gates = x_gates + conv3d_matmul(h[:, None].astype(self.dtype), kernel[None].astype(self.dtype),
+                                    (1, 1, 1))[:, 0]
     i, f, g, o = jnp.split(gates.astype(jnp.float32), 4, axis=-1)
     if self.peephole:
       shape = c.shape[1:]
