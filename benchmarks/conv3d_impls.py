@@ -22,13 +22,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from absl import app, flags  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
 
-config_flags.DEFINE_config_file('config', os.path.join(ROOT, 'configs', 'demo.py'),
-                                'experiment config; override fields with --config.X=...')
-flags.DEFINE_integer('batch', 4, 'global batch size (clips)')
-flags.DEFINE_integer('frames', 16, 'frames per clip')
-flags.DEFINE_integer('size', 112, 'clip height and width')
+from clip_flags import shaped_config  # noqa: E402  (benchmarks/, the script's own folder)
 flags.DEFINE_integer('repeats', 3, 'timed runs per layer and implementation')
 flags.DEFINE_bool('with_xla', False, "also time 'xla' on CPU (very slow there)")
 FLAGS = flags.FLAGS
@@ -81,8 +76,7 @@ def main(argv):
 
   from emojax.models.resnet3d import CONV3D_IMPLS, auto_conv3d_impl
 
-  config = FLAGS.config
-  config.batch_size, config.num_frames, config.image_size = FLAGS.batch, FLAGS.frames, FLAGS.size
+  config = shaped_config()
   backend = jax.default_backend()
   impls = [name for name in CONV3D_IMPLS
            if name != 'xla' or backend != 'cpu' or FLAGS.with_xla]

@@ -36,13 +36,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from absl import app, flags  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
 
-config_flags.DEFINE_config_file('config', os.path.join(ROOT, 'configs', 'demo.py'),
-                                'experiment config; override fields with --config.X=...')
-flags.DEFINE_integer('batch', 4, 'global batch size (clips)')
-flags.DEFINE_integer('frames', 16, 'frames per clip')
-flags.DEFINE_integer('size', 112, 'clip height and width')
+from clip_flags import shaped_config  # noqa: E402  (benchmarks/, the script's own folder)
 flags.DEFINE_integer('steps', 5, 'timed steps after compilation')
 flags.DEFINE_enum('conv_impl', None, ['auto', 'frames', 'frame_taps', 'matmul', 'xla'],
                   "Conv3D implementation (config.model.conv_impl); default: the config's / 'auto'")
@@ -196,8 +191,7 @@ def run_peer(path: str, config, steps: int, threads: int) -> dict:
 
 def main(argv):
   del argv
-  config = FLAGS.config
-  config.batch_size, config.num_frames, config.image_size = FLAGS.batch, FLAGS.frames, FLAGS.size
+  config = shaped_config()
   with config.unlocked():  # These fields need not exist in every config.
     if FLAGS.dtype:
       config.model.dtype = FLAGS.dtype
