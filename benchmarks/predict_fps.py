@@ -31,11 +31,11 @@ sys.path.insert(0, ROOT)
 def make_video(path: str, num_frames: int, size=(640, 480), fps: float = 25.0,
                codec: str = 'MJPG') -> str:
   import cv2
-  from tfds_builders import common
+  from tfds_builders import fakes
   writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*codec), fps, size)
   if not writer.isOpened():
     raise RuntimeError(f'OpenCV cannot write {codec} to {path}')
-  for frame in common.fake_face_frames(num_frames, size, seed=0):
+  for frame in fakes.fake_face_frames(num_frames, size, seed=0):
     writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
   writer.release()
   return path

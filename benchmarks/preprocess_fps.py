@@ -30,10 +30,10 @@ def main() -> None:
   args = ap.parse_args()
 
   from emojax.data import faces
-  from tfds_builders import common
+  from tfds_builders import fakes
 
   width, height = (int(v) for v in args.size.split('x'))
-  frames = common.fake_face_frames(args.frames, (width, height), seed=0)
+  frames = fakes.fake_face_frames(args.frames, (width, height), seed=0)
   detector = faces.FaceDetector(batch_size=args.batch_size)
   min_face = max(detector.min_face_size, 0.1 * min(height, width))  # extract_face_track's floor
   start = time.perf_counter()

@@ -17,7 +17,6 @@ def get_config():
   config = default.get_config()
   config.dataset.name = 'cheavd'
   config.dataset.config = ''
-  config.num_classes = 8
   config.num_frames = 16
   config.image_size = 100
 

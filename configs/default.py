@@ -14,7 +14,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.dataset.config = ''  # the TFDS builder config; '' for the builder's default
   config.dataset.data_dir = ''  # '' for TFDS's default (~/tensorflow_datasets)
   config.dataset.manual_dir = ''  # where the licence-gated archive was unpacked
-  config.num_classes = 6
+  config.num_classes = 0  # from the dataset's builder info; set only to insist on a count
   config.num_frames = 16
   config.image_size = 112
 

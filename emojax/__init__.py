@@ -2,24 +2,26 @@
 
     import emojax
     model = emojax.create_model(config)
-    restored = emojax.restore(workdir)   # .config, .model, .variables
+    restored = emojax.restore(workdir)   # .config, .model, .variables, .class_names
     logits = restored.model.apply(restored.variables, clips, train=False)
     prediction = emojax.predict_video('video.mp4', restored=restored, out_dir='out')
+
+`import emojax` only sets XLA:CPU flags: the attributes above import their modules (JAX, Orbax,
+OpenCV) on first use.
 """
+import importlib
+
 from emojax import xla_cpu
 
 xla_cpu.set_default_flags()  # before anything imports JAX: see emojax/xla_cpu.py
 
-from emojax.models import create_model  # noqa: E402
-from emojax.train.checkpoint import restore  # noqa: E402
-
 __version__ = '0.1.0'
-__all__ = ['create_model', 'restore', 'predict_video']
+_LAZY = {'create_model': 'emojax.models', 'restore': 'emojax.checkpoints',
+         'predict_video': 'emojax.predict'}
+__all__ = list(_LAZY)
 
 
 def __getattr__(name):
-  # Imported on first use: prediction pulls in OpenCV, the face detector and plotting.
-  if name == 'predict_video':
-    from emojax.predict import predict_video
-    return predict_video
+  if name in _LAZY:
+    return getattr(importlib.import_module(_LAZY[name]), name)
   raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -46,7 +46,7 @@ import numpy as np
 from emojax.data import faces
 from emojax.data import video as video_lib
 from emojax.data.video import VideoReadError
-from emojax.train.steps import normalize_clip
+from emojax.models import normalize_clip
 
 __all__ = ['predict_video', 'Prediction', 'VideoTooShortError', 'face_track', 'window_indices']
 
@@ -55,7 +55,6 @@ __all__ = ['predict_video', 'Prediction', 'VideoTooShortError', 'face_track', 'w
 STORED_OVER_INPUT = 128 / 112
 FACE_MARGIN = 0.2
 MIN_FACE = 0.1
-DEFAULT_CLASS_NAMES = ('anger', 'disgust', 'fear', 'happiness', 'sadness', 'surprise')
 CHUNK = 32  # frames decoded and detected at a time
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.gif', '.webp', '.tif', '.tiff')
 
@@ -252,25 +251,8 @@ def _model_inputs(crops: np.ndarray, config) -> np.ndarray:
   return np.ascontiguousarray(clips)
 
 
-def _class_names(restored, num_classes: int) -> tuple[str, ...]:
-  """The training run's class names (its results.json), else the builders' six, else class_K."""
-  directory = os.path.abspath(restored.path)
-  for _ in range(4 if os.path.isdir(directory) else 0):
-    for name, key in (('results.json', 'class_names'), ('result.json', 'per_class_recall')):
-      path = os.path.join(directory, name)
-      if os.path.exists(path):
-        with open(path) as f:
-          names = list(json.load(f).get(key) or ())
-        if len(names) == num_classes:
-          return tuple(names)
-    directory = os.path.dirname(directory)
-  if num_classes == len(DEFAULT_CLASS_NAMES):
-    return DEFAULT_CLASS_NAMES
-  return tuple(f'class_{k}' for k in range(num_classes))
-
-
 def _resolve(model, restored, checkpoint, variables, config):
-  from emojax.train.checkpoint import Restored, restore
+  from emojax.checkpoints import Restored, restore
   if isinstance(model, Restored):
     restored = model
   elif isinstance(model, (str, os.PathLike)):
@@ -496,7 +478,7 @@ def predict_video(path_or_frames, model=None, *, restored=None, checkpoint=None,
   height, width = frames.frame_hw
   prediction = Prediction(
       source=frames.name, fps=frames.fps, frame_size=(width, height),
-      class_names=_class_names(restored, config.num_classes), boxes=track.boxes,
+      class_names=restored.class_names, boxes=track.boxes,
       face_found=track.found, probabilities=_smooth(per_frame, smoothing * frames.fps),
       window_indices=idx, window_span=span, window_probabilities=window_probs,
       window_face_fraction=face_fraction,
@@ -525,7 +507,7 @@ def run_camera(index: int, restored, stride: int = 4, max_frames: int | None = N
   if not cap.isOpened():
     raise VideoReadError(f'camera {index}', 'cannot be opened (no such camera, or it is busy)')
   detector = detector or faces.default_detector()
-  names = _class_names(restored, config.num_classes)
+  names = restored.class_names
   window, box, n = collections.deque(maxlen=config.num_frames), None, 0
   try:
     while max_frames is None or n < max_frames:
@@ -582,7 +564,7 @@ def main(argv=None) -> int:
   absl_logging.set_verbosity(absl_logging.ERROR)
   os.environ.setdefault('OPENCV_FFMPEG_LOGLEVEL', '-8')  # AV_LOG_QUIET; read at each open.
   cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-  from emojax.train.checkpoint import restore
+  from emojax.checkpoints import restore
   try:
     if args.camera is not None:
       run_camera(args.camera, restore(args.checkpoint, fold=args.fold), stride=args.stride)

@@ -12,6 +12,7 @@ def tiny_config(**overrides):
   from configs import demo
   config = demo.get_config()
   config.dataset.config = 'tiny'
+  config.num_classes = 6  # the synthetic dataset's; set so tests can build models without it
   config.num_frames = 4
   config.image_size = 24
   config.model.depth = 10

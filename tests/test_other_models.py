@@ -358,7 +358,7 @@ def test_extract_features_drops_padding():
   assert feats.shape == (3, 8) and feats.dtype == np.float32
   np.testing.assert_array_equal(labels, [1, 2, 1])
   direct = model.apply({'params': state.params, 'batch_stats': state.batch_stats},
-                       steps.normalize_clip(batches[0]['clip']), train=False, method='features')
+                       models.normalize_clip(batches[0]['clip']), train=False, method='features')
   np.testing.assert_allclose(feats[:2], direct, rtol=1e-4, atol=1e-6)
 
 

@@ -140,5 +140,6 @@ def test_stored_flow_is_cut_and_mirrored_with_the_clip(make_config):
 
 
 def test_unknown_dataset_names_the_setting(make_config):
-  with pytest.raises(ValueError, match="config.dataset.name='cheavd'"):
-    pipeline.load_source(make_config(**{'dataset.name': 'cheavd'}))
+  from emojax.train import datasets
+  with pytest.raises(ValueError, match="config.dataset.name='nonexistent'"):
+    datasets.load_source(make_config(**{'dataset.name': 'nonexistent'}))

@@ -20,8 +20,8 @@ NUM_FRAMES, BLANK = 24, slice(10, 14)  # A 2.4 s video at 10 fps whose frames 10
 
 
 def _frames(n, face=True, seed=1):
-  from tfds_builders import common  # The astronaut's head drifting over a 320x240 backdrop.
-  return common.fake_face_frames(n, (320, 240), face=face, seed=seed)
+  from tfds_builders import fakes  # The astronaut's head drifting over a 320x240 backdrop.
+  return fakes.fake_face_frames(n, (320, 240), face=face, seed=seed)
 
 
 def _write(path, frames, fps=10.0):

@@ -30,6 +30,12 @@ import joblib
 import numpy as np
 
 
+# The face crops, defined once for the builders (stored crops), prediction and the face track.
+STORED_CROP_SIZE = 128  # side of the crops a builder stores; 112-pixel model inputs are cut from them
+CROP_MARGIN = 0.2  # added to each side of the face box, as a fraction of its longer side
+MIN_FACE_FRACTION = 0.1  # smallest face looked for, as a fraction of the frame's shorter side
+
+
 class NoFaceError(ValueError):
   """No face was detected in any frame of a video."""
 
@@ -510,7 +516,7 @@ def track_faces(detections: list[Detection], frame_shape,
   return _box_track(detections, _choose_subject(detections, frame_shape), sigma)
 
 
-def crop_faces(frames, boxes, size: int, margin: float = 0.2,
+def crop_faces(frames, boxes, size: int, margin: float = CROP_MARGIN,
                eyes: np.ndarray | None = None) -> np.ndarray:
   """Square crops uint8 [N, size, size, 3] around boxes [N, 4].
 
@@ -556,9 +562,9 @@ def crop_faces(frames, boxes, size: int, margin: float = 0.2,
   return out
 
 
-def extract_face_track(frames, size: int, margin: float = 0.2, align: bool = False,
+def extract_face_track(frames, size: int, margin: float = CROP_MARGIN, align: bool = False,
                        detector: FaceDetector | None = None, source: str = '<array>',
-                       sigma: float = 1.0, min_face: float = 0.1) -> FaceTrack:
+                       sigma: float = 1.0, min_face: float = MIN_FACE_FRACTION) -> FaceTrack:
   """Detect, track, smooth and crop the subject's face in frames uint8 [N, H, W, 3].
 
   `size`, `margin`, `align`: see crop_faces (`align` turns the eye line

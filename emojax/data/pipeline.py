@@ -33,28 +33,6 @@ def _text(value) -> str:
   return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def load_source(config, split: str = 'train'):
-  """The `tfds.data_source` of `config.dataset`, built first if needed (generated or manual data).
-
-  Returns `(source, class_names)`.
-  """
-  import tensorflow_datasets as tfds
-  import tfds_builders  # noqa: F401  (registers the builders)
-
-  name = config.dataset.name + (f'/{config.dataset.config}' if config.dataset.config else '')
-  try:
-    builder = tfds.builder(name, data_dir=config.dataset.data_dir or None)
-  except tfds.core.registered.DatasetNotFoundError as e:
-    raise ValueError(f'config.dataset.name={config.dataset.name!r}: no such dataset builder; emojax '
-                     "provides 'synthetic_expressions', 'oulu_casia' and 'enterface05'") from e
-  if not builder.is_prepared():
-    builder.download_and_prepare(
-        file_format='array_record',
-        download_config=tfds.download.DownloadConfig(manual_dir=config.dataset.manual_dir or None))
-  source = tfds.data_source(name, split=split, data_dir=config.dataset.data_dir or None)
-  return source, tuple(builder.info.features['label'].names)
-
-
 def read_index(source, class_names: Sequence[str]) -> DatasetIndex:
   """Labels, subjects and video ids of every example of `source`."""
   labels, subjects, video_ids = [], [], []

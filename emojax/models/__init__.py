@@ -1,7 +1,8 @@
-"""Model registry: `config.model.name` -> a flax.linen module class.
+"""Model registry (`config.model.name` -> a flax.linen module class) and the model-input contract.
 
-Every model maps `[B, T, H, W, C]` float clips to `[B, num_classes]` logits, takes `train` as a
-call argument and keeps BatchNorm statistics in `batch_stats`.
+Every model maps `[B, T, H, W, C]` float clips in [-1, 1] (`normalize_clip` of uint8 pixels) to
+`[B, num_classes]` logits, takes `train` as a call argument and keeps BatchNorm statistics in
+`batch_stats`.
 """
 from __future__ import annotations
 
@@ -27,11 +28,23 @@ MODELS: dict[str, type[nn.Module]] = {
 DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16, 'float16': jnp.float16}
 
 
-def create_model(config) -> nn.Module:
-  """Builds `MODELS[config.model.name]` from the fields of `config.model` and `config.num_classes`.
+def normalize_clip(clip: jax.Array) -> jax.Array:
+  """uint8 pixels -> float32 in [-1, 1]; done on device so the host ships uint8."""
+  return clip.astype(jnp.float32) * (2.0 / 255.0) - 1.0
 
-  Raises ValueError naming the setting when the name, a field or the dtype is unknown.
+
+def create_model(config, num_classes: int | None = None) -> nn.Module:
+  """Builds `MODELS[config.model.name]` from the fields of `config.model`, with `num_classes`
+  outputs (default `config.num_classes`).
+
+  `config.num_classes` is the dataset's class count: a run sets it from the dataset's builder info
+  (`emojax.train.protocol`), so configs leave it at 0. Raises ValueError naming the setting when the
+  name, a field, the dtype or the class count is unusable.
   """
+  num_classes = config.num_classes if num_classes is None else num_classes
+  if num_classes < 1:
+    raise ValueError(f'config.num_classes={num_classes}: a model needs the class count; a run '
+                     'takes it from the dataset, a model built by hand must be told it')
   name = config.model.name
   if name not in MODELS:
     raise ValueError(f'config.model.name={name!r} is not a model; known: {sorted(MODELS)}')
@@ -49,7 +62,7 @@ def create_model(config) -> nn.Module:
   for key, value in kwargs.items():
     if isinstance(value, list):
       kwargs[key] = tuple(value)
-  return cls(num_classes=config.num_classes, **kwargs)
+  return cls(num_classes=num_classes, **kwargs)
 
 
 def input_channels(config) -> int:

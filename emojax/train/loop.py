@@ -15,9 +15,9 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from emojax import models
+from emojax import checkpoints, models
 from emojax.data import pipeline
-from emojax.train import checkpoint, finetune, svm
+from emojax.train import finetune, svm
 from emojax.train import metrics as metrics_lib
 from emojax.train import state as state_lib
 from emojax.train import steps as steps_lib
@@ -61,7 +61,8 @@ def train_fold(config, workdir: str, data: FoldData, fold: int = 0, mesh=None, l
   train_fn, eval_fn = steps_lib.compile_steps(mesh, config.label_smoothing)
   train_iter = iter(pipeline.train_dataset(data.source, data.train, config, seed=config.seed + fold))
 
-  manager = checkpoint.checkpoint_manager(os.path.join(workdir, 'checkpoints'), config)
+  manager = checkpoints.checkpoint_manager(os.path.join(workdir, 'checkpoints'),
+                                         config.keep_checkpoints)
   history: list[dict] = []
   start = 0
   if manager.latest_step() is not None:

@@ -9,17 +9,19 @@ import json
 import os
 
 import jax
+import ml_collections
 import numpy as np
 
-from emojax import models
+from emojax import checkpoints, models
 from emojax.data import folds as folds_lib
 from emojax.data import pipeline
-from emojax.train import checkpoint, loop, report, steps
+from emojax.train import datasets, loop, report, steps
 
 
 def check_config(config) -> None:
-  """Fails at start, naming the setting, on what the run could only discover later."""
-  model = models.create_model(config)
+  """Fails at start, naming the setting, on what the run could only discover later. The class
+  count comes with the dataset; any count serves to check the rest of the model."""
+  model = models.create_model(config, num_classes=config.num_classes or 2)
   models.check_input(model, config)
   pipeline.process_batch_size(config.batch_size)
   pipeline.process_batch_size(config.eval_batch_size, 'config.eval_batch_size')
@@ -27,16 +29,28 @@ def check_config(config) -> None:
     raise ValueError(f'config.num_epochs={config.num_epochs} must be at least 1')
 
 
+def with_dataset_classes(config, class_names) -> ml_collections.ConfigDict:
+  """`config` with `num_classes` taken from the dataset (configs leave it 0); a config that sets
+  another count fails, naming it."""
+  if config.num_classes and config.num_classes != len(class_names):
+    raise ValueError(f'config.num_classes={config.num_classes} but {config.dataset.name} has '
+                     f'{len(class_names)} classes {list(class_names)}; leave it 0 to follow the '
+                     'dataset')
+  config = config.copy_and_resolve_references()
+  config.num_classes = len(class_names)
+  return config
+
+
 def train_and_evaluate(config, workdir: str, log=print) -> dict:
   """Runs `config.protocol` over `config.dataset` in `workdir`; returns the results dict."""
   check_config(config)
+  source, record = datasets.load_source(config)
+  class_names = record.class_names
+  config = with_dataset_classes(config, class_names)
   os.makedirs(workdir, exist_ok=True)
   if jax.process_index() == 0:
-    checkpoint.save_config(config, workdir)
-  source, class_names = pipeline.load_source(config)
-  if len(class_names) != config.num_classes:
-    raise ValueError(f'config.num_classes={config.num_classes} but {config.dataset.name} has '
-                     f'{len(class_names)} classes {class_names}')
+    checkpoints.save_config(config, workdir)
+    checkpoints.save_data_record(record, workdir)
   pipeline.check_example_size(source, config)
   index = pipeline.read_index(source, class_names)
   assignment = folds_lib.make_folds(index.subjects, config.protocol, config.num_folds,

@@ -15,12 +15,8 @@ import optax
 from jax.experimental import multihost_utils
 from jax.sharding import NamedSharding, PartitionSpec as P
 
+from emojax.models import normalize_clip
 from emojax.train.state import TrainState
-
-
-def normalize_clip(clip: jax.Array) -> jax.Array:
-  """uint8 pixels -> float32 in [-1, 1]; done on device so the host ships uint8."""
-  return clip.astype(jnp.float32) * (2.0 / 255.0) - 1.0
 
 
 def train_step(state: TrainState, batch: dict, rng: jax.Array, label_smoothing: float = 0.0):

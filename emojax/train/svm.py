@@ -14,6 +14,7 @@ from typing import Iterable
 import jax
 import numpy as np
 
+from emojax import models
 from emojax.train import metrics as metrics_lib
 from emojax.train import steps as steps_lib
 
@@ -36,7 +37,7 @@ def extract_features(state, model, batches: Iterable[dict], mesh=None):
 
   def features(state, batch):
     return model.apply({'params': state.params, 'batch_stats': state.batch_stats},
-                       steps_lib.normalize_clip(batch['clip']), train=False, method='features')
+                       models.normalize_clip(batch['clip']), train=False, method='features')
 
   fn = jax.jit(features, in_shardings=(steps_lib.replicated(mesh), NamedSharding(mesh, P('data'))),
                out_shardings=NamedSharding(mesh, P('data')))

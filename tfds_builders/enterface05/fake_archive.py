@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 
 import cv2
 
-from tfds_builders import common
+from tfds_builders import fakes
 
 EMOTIONS = ('anger', 'disgust', 'fear', 'happiness', 'sadness', 'surprise')
 CODES = ('an', 'di', 'fe', 'ha', 'sa', 'su')
@@ -71,7 +71,7 @@ def make_fake_archive(
   corrupt: Mapping[str, str] | None = None,
   faceless: Sequence[str] = (),
   seed: int = 0,
-) -> common.FakeArchive:
+) -> fakes.FakeArchive:
   """Writes a fake archive under `root`; returns what a default build should contain.
 
   Args:
@@ -95,7 +95,7 @@ def make_fake_archive(
     list(range(num_frames[0], num_frames[1] + 1))
     if not isinstance(num_frames, int) else [num_frames]
   )
-  out = common.FakeArchive(root=os.fspath(root))
+  out = fakes.FakeArchive(root=os.fspath(root))
   os.makedirs(root, exist_ok=True)
   k = 0
   for s in subjects:
@@ -117,11 +117,11 @@ def make_fake_archive(
       os.makedirs(os.path.dirname(path), exist_ok=True)
       canonical = f's{s}_{code}_{sentence}' if sentence is not None else f's{s}_{code}'
       n = lengths[k % len(lengths)] * (3 if sentence is None else 1)
-      write_avi(path, common.fake_face_frames(
+      write_avi(path, fakes.fake_face_frames(
         n, frame_size, face=canonical not in faceless, seed=seed + k), fps, codec)
       k += 1
       if canonical in corrupt:
-        common.corrupt_file(path, corrupt[canonical])
+        fakes.corrupt_file(path, corrupt[canonical])
         out.corrupt[path] = corrupt[canonical]
       elif irregular and s == 6:
         out.excluded.append(path)

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 import cv2
 
-from tfds_builders import common
+from tfds_builders import fakes
 
 EXPRESSIONS = ('Anger', 'Disgust', 'Fear', 'Happiness', 'Sadness', 'Surprise')
 
@@ -32,7 +32,7 @@ def make_fake_archive(
   corrupt: Mapping[str, str] | None = None,
   faceless: Sequence[str] = (),
   seed: int = 0,
-) -> common.FakeArchive:
+) -> fakes.FakeArchive:
   """Writes `<root>/OriginalImg/...`; returns what a build should contain.
 
   Args:
@@ -53,7 +53,7 @@ def make_fake_archive(
     list(range(num_frames[0], num_frames[1] + 1))
     if not isinstance(num_frames, int) else [num_frames]
   )
-  out = common.FakeArchive(root=os.fspath(root))
+  out = fakes.FakeArchive(root=os.fspath(root))
   k = 0
   for m in modalities:
     for ill in illuminations:
@@ -64,7 +64,7 @@ def make_fake_archive(
           folder = os.path.join(root, 'OriginalImg', m, ill, subj, expr)
           os.makedirs(folder, exist_ok=True)
           n = lengths[k % len(lengths)]
-          frames = common.fake_face_frames(
+          frames = fakes.fake_face_frames(
             n, frame_size, face=key not in faceless, grey=m == 'NI', seed=seed + k
           )
           k += 1
@@ -73,7 +73,7 @@ def make_fake_archive(
             cv2.imwrite(p, cv2.cvtColor(f, cv2.COLOR_RGB2GRAY if m == 'NI'
                           else cv2.COLOR_RGB2BGR))
           if key in corrupt:
-            common.corrupt_file(paths[1], corrupt[key])
+            fakes.corrupt_file(paths[1], corrupt[key])
             out.corrupt[paths[1]] = corrupt[key]
           elif key in faceless:
             out.faceless.append(folder)

@@ -1,0 +1,150 @@
+"""What a run leaves in its workdir for later use: its config, its data record, the Orbax checkpoints
+of each fold, and `restore`, which reads them back for inference.
+
+    W/config.json                  the run's config (JSON; nothing is unpickled)
+    W/data.json                    the dataset's class names and face-crop settings (`DataRecord`)
+    W/fold_K/checkpoints/STEP/     Orbax: `state` (params, batch_stats, opt_state, step), plus the
+                                   training loop's `data` (iterator position) and `history`
+
+Training (`emojax.train.loop`) writes through `checkpoint_manager`; `restore` reads only the train
+state's arrays and imports no training code.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Any
+
+import ml_collections
+
+CONFIG_FILE = 'config.json'
+DATA_FILE = 'data.json'
+
+
+@dataclasses.dataclass(frozen=True)
+class DataRecord:
+  """The dataset a run trained on, as inference needs it.
+
+  Attributes:
+    dataset: TFDS name (with config) and version, e.g. 'oulu_casia/vl_strong:1.0.0'.
+    class_names: the dataset's classes in label order (its builder info's `ClassLabel`).
+    crop_size: side of the stored square face crops the model's inputs were cut from.
+    crop_margin: face-box margin of those crops (None: the dataset is not MTCNN-cropped).
+  """
+  dataset: str
+  class_names: tuple[str, ...]
+  crop_size: int
+  crop_margin: float | None = None
+
+  def to_json(self) -> dict:
+    return {**dataclasses.asdict(self), 'class_names': list(self.class_names)}
+
+  @classmethod
+  def from_json(cls, values: dict) -> 'DataRecord':
+    fields = {f.name for f in dataclasses.fields(cls)}
+    values = {k: v for k, v in values.items() if k in fields}
+    return cls(**{**values, 'class_names': tuple(values['class_names'])})
+
+
+def checkpoint_manager(directory: str, keep: int):
+  """The Orbax manager of one fold's checkpoints, keeping the newest `keep` steps."""
+  import orbax.checkpoint as ocp
+  options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True,
+                                         enable_async_checkpointing=False)
+  return ocp.CheckpointManager(os.path.abspath(directory), options=options)
+
+
+def save_config(config, workdir: str) -> None:
+  with open(os.path.join(workdir, CONFIG_FILE), 'w') as f:
+    f.write(config.to_json(indent=2))
+
+
+def save_data_record(record: DataRecord, workdir: str) -> None:
+  with open(os.path.join(workdir, DATA_FILE), 'w') as f:
+    json.dump(record.to_json(), f, indent=2)
+
+
+@dataclasses.dataclass
+class Restored:
+  """A trained model: its config, flax module, variables and the data it was trained on."""
+  config: ml_collections.ConfigDict
+  model: Any
+  variables: dict
+  step: int
+  path: str
+  data: DataRecord | None = None
+
+  @property
+  def class_names(self) -> tuple[str, ...]:
+    """The training dataset's class names; `class_K` for a run that recorded none."""
+    if self.data is not None:
+      return self.data.class_names
+    return tuple(f'class_{k}' for k in range(self.config.num_classes))
+
+
+def find_run_file(path: str, name: str) -> str | None:
+  """`name` in `path` or one of its first parents (a run's file seen from a fold or step folder)."""
+  directory = os.path.abspath(path)
+  for _ in range(5):
+    candidate = os.path.join(directory, name)
+    if os.path.exists(candidate):
+      return candidate
+    directory = os.path.dirname(directory)
+  return None
+
+
+def read_data_record(path: str) -> DataRecord | None:
+  """The `DataRecord` of the run `path` belongs to, or None if it wrote none."""
+  found = find_run_file(path, DATA_FILE)
+  if found is None:
+    return None
+  with open(found) as f:
+    return DataRecord.from_json(json.load(f))
+
+
+def _checkpoints_dir(path: str, fold: int | None) -> str:
+  path = os.path.abspath(path)
+  if os.path.basename(path) == 'checkpoints':
+    return path
+  if os.path.isdir(os.path.join(path, 'checkpoints')):
+    return os.path.join(path, 'checkpoints')
+  folds = sorted(int(d.split('_')[1]) for d in os.listdir(path)
+                 if d.startswith('fold_') and os.path.isdir(os.path.join(path, d, 'checkpoints')))
+  if not folds:
+    raise FileNotFoundError(f'{path}: no checkpoints (expected fold_K/checkpoints/STEP)')
+  return os.path.join(path, f'fold_{folds[0] if fold is None else fold}', 'checkpoints')
+
+
+def restore(path: str, fold: int | None = None, step: int | None = None) -> Restored:
+  """The config, model and variables (`params`, `batch_stats`) saved under `path`.
+
+  `path` is a workdir (the first fold's latest checkpoint unless `fold` is given), a `fold_K`
+  folder, its `checkpoints` folder, or one step's folder inside it. Nothing is unpickled: the config
+  is JSON and the arrays are Orbax's.
+  """
+  import orbax.checkpoint as ocp
+
+  from emojax import models
+
+  config_path = find_run_file(path, CONFIG_FILE)
+  if config_path is None:
+    raise FileNotFoundError(f'{path}: no {CONFIG_FILE} in it or its parents; pass a workdir of '
+                            'launch.py, one of its fold_K folders, or a checkpoint folder in them')
+  with open(config_path) as f:
+    config = ml_collections.ConfigDict(json.load(f))
+  if os.path.basename(os.path.normpath(path)).isdigit():
+    step = int(os.path.basename(os.path.normpath(path)))
+    path = os.path.dirname(os.path.normpath(path))
+  directory = _checkpoints_dir(path, fold)
+  with ocp.CheckpointManager(directory) as manager:
+    step = manager.latest_step() if step is None else step
+    if step is None:
+      raise FileNotFoundError(f'{directory}: no finished checkpoint')
+    state = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))['state']
+  variables = {'params': state['params']}
+  if state.get('batch_stats'):
+    variables['batch_stats'] = state['batch_stats']
+  return Restored(config, models.create_model(config), variables, int(step), directory,
+                  read_data_record(config_path))
+

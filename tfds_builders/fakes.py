@@ -1,0 +1,79 @@
+"""Test fakes shared by the builders' fake archives, benchmarks and tests: frames showing a real face
+photograph, and files broken on purpose. Never used by a build."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import numpy as np
+from etils import epath
+
+@dataclasses.dataclass
+class FakeArchive:
+  """What a `make_fake_archive` wrote.
+
+  Attributes:
+    root: the manual directory to build from.
+    videos: video_id -> (label, subject) of every video that should build.
+    corrupt: path -> how it was broken, for files that should be skipped.
+    faceless: paths of videos without a face, which should be skipped.
+    excluded: paths the builder's default config leaves out on purpose.
+  """
+
+  root: str
+  videos: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
+  corrupt: dict[str, str] = dataclasses.field(default_factory=dict)
+  faceless: list[str] = dataclasses.field(default_factory=list)
+  excluded: list[str] = dataclasses.field(default_factory=list)
+
+
+def fake_face_frames(
+  num_frames: int,
+  frame_size: tuple[int, int] = (320, 240),
+  *,
+  face: bool = True,
+  grey: bool = False,
+  seed: int = 0,
+) -> np.ndarray:
+  """`uint8 [num_frames, H, W, 3]` RGB: `skimage.data.astronaut()`'s head on a grey backdrop.
+
+  The head (about half the frame height) drifts a few pixels per frame, as
+  a subject does; `face=False` gives the backdrop alone (no face to find).
+  """
+  import cv2
+  import skimage.data
+
+  width, height = frame_size
+  rng = np.random.default_rng(seed)
+  photo = skimage.data.astronaut()[10:250, 130:330]  # Head and shoulders, 240 x 200.
+  ph = max(24, int(height * 0.6))
+  pw = ph * photo.shape[1] // photo.shape[0]
+  photo = cv2.resize(photo, (pw, ph), interpolation=cv2.INTER_AREA)
+  frames = np.empty((num_frames, height, width, 3), np.uint8)
+  y0, x0 = (height - ph) // 2, (width - pw) // 2
+  for t in range(num_frames):
+    canvas = np.full((height, width, 3), 96, np.uint8)
+    canvas += rng.integers(0, 8, canvas.shape, dtype=np.uint8)
+    if face:
+      dy, dx = (int(v) for v in rng.integers(-3, 4, 2))
+      y, x = min(max(y0 + dy, 0), height - ph), min(max(x0 + dx, 0), width - pw)
+      canvas[y:y + ph, x:x + pw] = photo
+    frames[t] = canvas
+  if grey:
+    frames[:] = cv2.cvtColor(frames.reshape(-1, width, 3), cv2.COLOR_RGB2GRAY)[
+      ..., None
+    ].reshape(num_frames, height, width, 1)
+  return frames
+
+
+def corrupt_file(path: os.PathLike | str, mode: str) -> None:
+  """Breaks a file in place: 'truncated' keeps its first 40%, 'garbage' is random bytes."""
+  path = epath.Path(path)
+  data = path.read_bytes()
+  if mode == 'truncated':
+    path.write_bytes(data[: max(1, int(len(data) * 0.4))])
+  elif mode == 'garbage':
+    path.write_bytes(np.random.default_rng(0).bytes(max(256, len(data) // 4)))
+  else:
+    raise ValueError(f"corrupt mode must be 'truncated' or 'garbage', got {mode!r}")
