@@ -49,7 +49,7 @@ def _perturbed(params, scale=0.1, seed=2):
 
 
 def _paths(tree):
-  return {finetune.param_path(p): v for p, v in jax.tree_util.tree_leaves_with_path(tree)}
+  return {state_lib.param_path(p): v for p, v in jax.tree_util.tree_leaves_with_path(tree)}
 
 
 def test_registry_names():
@@ -218,7 +218,7 @@ def test_attention_lstm_classifies_h_star_and_plain_baseline_has_no_attention():
 def test_frozen_mask_by_path_prefix():
   params = {'cnn': {'conv_0': {'kernel': 1}, 'conv_0_bn': {'scale': 2}, 'fc_0': {'kernel': 3}},
             'head': {'kernel': 4}}
-  mask = _paths(finetune.frozen_mask(params, ('cnn/conv_',)))
+  mask = _paths(state_lib.frozen_mask(params, ('cnn/conv_',)))
   assert mask == {'cnn/conv_0/kernel': True, 'cnn/conv_0_bn/scale': True,
                   'cnn/fc_0/kernel': False, 'head/kernel': False}
 
@@ -233,9 +233,11 @@ def _attention_lstm_config(make_config, **model):
 
 
 def test_freeze_cnn_leaves_conv_layers_unchanged(make_config):
+  """The optimizer a run builds for the model leaves the conv layers as they were (weight decay
+  would move them even with zero gradients); every other parameter trains."""
   config = _attention_lstm_config(make_config)
   model = models.create_model(config)
-  tx = finetune.apply_freezing(state_lib.make_optimizer(config, 10), config)
+  tx = state_lib.make_optimizer(config, 10, models.frozen_prefixes(model))
   state = _state(model, tx, models.input_shape(config, 4))
   rng = np.random.default_rng(0)
   batch = {'clip': rng.integers(0, 256, models.input_shape(config, 4), dtype=np.uint8),
@@ -249,7 +251,7 @@ def test_freeze_cnn_leaves_conv_layers_unchanged(make_config):
   assert all(np.array_equal(stats_before[p], stats_after[p]) for p in stats_before)
   # Without the switch nothing is frozen.
   config.model.freeze_cnn = False
-  assert finetune.frozen_prefixes(config) == ()
+  assert models.frozen_prefixes(models.create_model(config)) == ()
 
 
 def test_frame_pretraining_loads_into_the_clip_model(make_config):
@@ -261,7 +263,7 @@ def test_frame_pretraining_loads_into_the_clip_model(make_config):
   source = [{'clip': rng.integers(0, 256, (6, 28, 28, 3), dtype=np.uint8), 'label': i % CLASSES}
             for i in range(8)]
   model = models.create_model(config)
-  tx = finetune.apply_freezing(state_lib.make_optimizer(config, 10), config)
+  tx = state_lib.make_optimizer(config, 10, models.frozen_prefixes(model))
   state = _state(model, tx, models.input_shape(config))
   logs = []
   new = finetune.pretrain_into_state(config, state, source, np.arange(8), log=logs.append)

@@ -1,3 +1,4 @@
+import jax
 import numpy as np
 import pytest
 
@@ -99,8 +100,14 @@ def test_read_index_and_size_check(make_config):
     pipeline.check_example_size(source, make_config(image_size=64))
 
 
-def test_batch_size_must_split_over_devices():
-  assert pipeline.process_batch_size(4) == 4
+def test_batch_size_must_split_over_devices(monkeypatch):
+  """On 2 processes with 4 devices in all, a global batch of 8 is 4 per process; 6 cannot split."""
+  monkeypatch.setattr(jax, 'device_count', lambda: 4)
+  monkeypatch.setattr(jax, 'process_count', lambda: 2)
+  assert pipeline.process_batch_size(8) == 4
+  with pytest.raises(ValueError, match=r'config.eval_batch_size=6 must be a multiple of the '
+                     r'number of devices \(4\)'):
+    pipeline.process_batch_size(6, 'config.eval_batch_size')
 
 
 def test_worker_processes_give_the_same_batches(make_config):

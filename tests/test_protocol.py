@@ -104,19 +104,44 @@ def test_bad_config_fails_at_start_naming_the_setting(tmp_path, tfds_dir):
   assert proc.returncode != 0 and 'config.image_size=64' in proc.stderr
 
 
-def test_restore_returns_config_model_and_trained_variables(uninterrupted):
-  import jax.numpy as jnp
+def test_restore_returns_the_trained_model(uninterrupted, tfds_dir):
+  """The restored variables are the run's last ones: they are not the initial weights, and they
+  reproduce the fold's reported confusion matrix on its test videos."""
+  import jax
   import numpy as np
+  import tensorflow_datasets as tfds
 
   import emojax
+  from emojax import models
+  from emojax.data import folds, pipeline
+  from emojax.train import metrics, state
 
   workdir, _ = uninterrupted
   restored = emojax.restore(workdir)
-  assert restored.config.model.width == 4 and restored.step == 12
-  clips = jnp.zeros((2, 4, 24, 24, 3))
-  logits = restored.model.apply(restored.variables, clips, train=False)
-  assert logits.shape == (2, 6) and np.isfinite(np.asarray(logits)).all()
+  config = restored.config
+  assert config.model.width == 4 and restored.step == 12
+  assert restored.class_names == ('anger', 'disgust', 'fear', 'happiness', 'sadness', 'surprise')
+  init_rng = jax.random.split(jax.random.fold_in(jax.random.key(config.seed), 0))[0]
+  initial = state.create_train_state(restored.model, state.make_optimizer(config, 1), init_rng,
+                                     models.input_shape(config)).params
+  assert not all(jax.tree.leaves(jax.tree.map(np.array_equal, initial,
+                                              restored.variables['params'])))
+  source = tfds.data_source('synthetic_expressions/tiny', split='train', data_dir=tfds_dir)
+  index = pipeline.read_index(source, restored.class_names)
+  _, test = folds.split_indices(index.subjects, _load(workdir)['folds']['0']['test_subjects'])
+  clips = np.stack([pipeline.eval_transform(source[int(i)], config)['clip'] for i in test])
+  logits = restored.model.apply(restored.variables, models.normalize_clip(clips), train=False)
+  matrix = metrics.confusion_matrix(index.labels[test], np.argmax(logits, -1), config.num_classes)
+  assert matrix.tolist() == _load(workdir)['folds']['0']['confusion_matrix']
   step_dir = os.path.join(workdir, 'fold_0', 'checkpoints', '6')
   assert emojax.restore(step_dir).step == 6
   with pytest.raises(FileNotFoundError, match='config.json'):
     emojax.restore(os.path.dirname(workdir))
+
+
+def test_restoring_for_inference_imports_no_training_code(uninterrupted):
+  script = (f'import emojax, sys; emojax.restore({uninterrupted[0]!r}); '
+            'print(" ".join(sorted(sys.modules)))')
+  loaded = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                          check=True, cwd=ROOT).stdout.split()
+  assert [m for m in loaded if m.startswith(('emojax.train', 'optax', 'grain'))] == []

@@ -65,6 +65,12 @@ def create_model(config, num_classes: int | None = None) -> nn.Module:
   return cls(num_classes=num_classes, **kwargs)
 
 
+def frozen_prefixes(model: nn.Module) -> tuple[str, ...]:
+  """The parameter-path prefixes `model` keeps fixed in training (its `frozen_prefixes`; none by
+  default), for `emojax.train.state.make_optimizer`."""
+  return tuple(getattr(model, 'frozen_prefixes', ()))
+
+
 def input_channels(config) -> int:
   """3 (RGB), or 6 when `config.flow` adds optical-flow images (dx, dy, magnitude)."""
   return 6 if config.get('flow') else 3

@@ -20,9 +20,9 @@ feature. The paper's dense widths are not known; 1024 is the choice here.
 Training as in the paper, in two stages: the frame CNN is first trained on single frames with its
 own softmax (`FramePretrainNet`, which shares the `cnn` parameter names; see
 `emojax.train.finetune.pretrain_frame_cnn`), then the whole network is fine-tuned with the conv
-layers frozen (`freeze_cnn=True`: the optimizer leaves every parameter under `cnn/conv_` unchanged,
-see `emojax.train.finetune.freeze`; here the frozen layers' BatchNorm also runs on its running
-statistics and no gradient is computed through them).
+layers frozen (`freeze_cnn=True`: `frozen_prefixes` names every parameter under `cnn/conv_`, which
+the optimizer leaves unchanged, see `emojax.train.state.freeze`; here the frozen layers' BatchNorm
+also runs on its running statistics and no gradient is computed through them).
 
 Recurrences run in float32 whatever `dtype` is (the CNN uses `dtype`).
 """
@@ -35,9 +35,6 @@ import jax
 import jax.numpy as jnp
 
 from emojax.models.norm import BatchNorm
-
-FROZEN_PREFIX = 'cnn/conv_'  # parameter paths frozen by `freeze_cnn` (conv layers and their norms)
-
 
 class FrameCNN(nn.Module):
   """AlexNet-like 2D CNN with 3x3 kernels: frames `[N, H, W, C]` -> features `[N, fc_features[-1]]`.
@@ -63,8 +60,8 @@ class FrameCNN(nn.Module):
       x = nn.Conv(width, (3, 3), (stride, stride), use_bias=not self.batch_norm, dtype=self.dtype,
                   name=f'conv_{k}')(x)
       if self.batch_norm:
-        x = BatchNorm(use_running_average=not train or self.frozen, momentum=0.9, epsilon=1e-5,
-                         dtype=self.dtype, name=f'conv_{k}_bn')(x)
+        x = BatchNorm(use_running_average=not train or self.frozen, dtype=self.dtype,
+                      name=f'conv_{k}_bn')(x)
       x = nn.relu(x)
       if k in self.pool_after:
         x = nn.max_pool(x, (3, 3), strides=(2, 2), padding='SAME')
@@ -113,6 +110,11 @@ class AttentionLSTMNet(nn.Module):
   freeze_cnn: bool = False
   dropout_rate: float = 0.5
   dtype: Any = jnp.float32
+
+  @property
+  def frozen_prefixes(self) -> tuple[str, ...]:
+    """Parameter paths training leaves unchanged: the conv layers and their norms with `freeze_cnn`."""
+    return ('cnn/conv_',) if self.freeze_cnn else ()
 
   @nn.compact
   def __call__(self, x, train: bool = True):

@@ -41,8 +41,8 @@ import jax
 import jax.numpy as jnp
 
 from emojax.models.norm import BatchNorm
-from emojax.models.resnet3d import Conv3D, separable_max_pool
-from emojax.models.transformer import sinusoidal_encoding
+from emojax.models.resnet3d import Conv3D, residual_shortcut, separable_max_pool
+from emojax.models.transformer import ResidualSelfAttention, sinusoidal_encoding
 
 ModuleDef = Any
 BLOCK_STYLES = ('A', 'B', 'C')
@@ -86,11 +86,7 @@ class P3DBlock(nn.Module):
       y = s + temporal(s)
     y = self.conv(self.filters * self.expansion, (1, 1, 1), name='conv3')(y)
     y = self.norm(scale_init=nn.initializers.zeros_init(), name='bn3')(y)
-    if residual.shape != y.shape:
-      residual = self.conv(self.filters * self.expansion, (1, 1, 1), self.strides,
-                           name='conv_proj')(residual)
-      residual = self.norm(name='norm_proj')(residual)
-    return self.act(residual + y)
+    return self.act(residual_shortcut(residual, y, self.conv, self.norm, self.strides) + y)
 
 
 class SpatialAttention3D(nn.Module):
@@ -108,24 +104,6 @@ class SpatialAttention3D(nn.Module):
     logits = Conv3D(1, tuple(self.kernel_size), use_bias=True, impl=self.conv_impl,
                     dtype=self.dtype, name='conv')(pooled)
     return x * jax.nn.sigmoid(logits.astype(jnp.float32)).astype(x.dtype)
-
-
-class TemporalAttention(nn.Module):
-  """`x + MHA(LN(x))` over the time axis of `[B, T, D]` tokens."""
-  num_heads: int = 8
-  dropout_rate: float = 0.0
-  dtype: Any = jnp.float32
-
-  @nn.compact
-  def __call__(self, x, train: bool = True):
-    if x.shape[-1] % self.num_heads:
-      raise ValueError(f'config.model.num_heads={self.num_heads} must divide the attention width '
-                       f'{x.shape[-1]}')
-    y = nn.LayerNorm(dtype=self.dtype)(x)
-    y = nn.MultiHeadDotProductAttention(num_heads=self.num_heads, dtype=self.dtype,
-                                        dropout_rate=self.dropout_rate,
-                                        deterministic=not train)(y, y)
-    return x + nn.Dropout(self.dropout_rate, deterministic=not train)(y)
 
 
 class P3DNet(nn.Module):
@@ -162,8 +140,7 @@ class P3DNet(nn.Module):
       raise ValueError(f'config.model.temporal_strides needs {len(self.stage_sizes) + 1} entries '
                        f'(stem + one per stage), got {strides_t}')
     conv = functools.partial(Conv3D, impl=self.conv_impl, dtype=self.dtype)
-    norm = functools.partial(BatchNorm, use_running_average=not train, momentum=0.9,
-                             epsilon=1e-5, dtype=self.dtype)
+    norm = functools.partial(BatchNorm, use_running_average=not train, dtype=self.dtype)
     attend = functools.partial(SpatialAttention3D, tuple(self.attention_kernel), self.conv_impl,
                                self.dtype)
     x = conv(self.width, tuple(self.stem_kernel), (strides_t[0], 2, 2), name='conv_init')(
@@ -191,8 +168,8 @@ class P3DNet(nn.Module):
     if self.temporal_attention_layers and self.positional:
       tokens = tokens + sinusoidal_encoding(tokens.shape[1], tokens.shape[2]).astype(tokens.dtype)
     for k in range(self.temporal_attention_layers):
-      tokens = TemporalAttention(self.num_heads, self.attention_dropout_rate, self.dtype,
-                                 name=f'temporal_attention_{k}')(tokens, train)
+      tokens = ResidualSelfAttention(self.num_heads, self.attention_dropout_rate, self.dtype,
+                                     name=f'temporal_attention_{k}')(tokens, train)
     feature = tokens.mean(axis=1).astype(jnp.float32)
     feature = nn.Dropout(self.dropout_rate, deterministic=not train)(feature)
     return nn.Dense(self.num_classes, name='head')(feature)
@@ -225,8 +202,7 @@ class C3D(nn.Module):
         x = Conv3D(max(1, w * self.width // 64), (3, 3, 3), use_bias=not self.batch_norm,
                    impl=self.conv_impl, dtype=self.dtype, name=name)(x)
         if self.batch_norm:
-          x = BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
-                           dtype=self.dtype, name=f'{name}_bn')(x)
+          x = BatchNorm(use_running_average=not train, dtype=self.dtype, name=f'{name}_bn')(x)
         x = nn.relu(x)
       x = nn.max_pool(x, pool, strides=pool, padding='SAME')
     x = x.reshape(x.shape[0], -1)

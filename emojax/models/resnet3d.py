@@ -157,7 +157,7 @@ def separable_max_pool(x, window: Sequence[int], strides: Sequence[int]):
   return x
 
 
-def _shortcut(x, y, conv: ModuleDef, norm: ModuleDef, strides):
+def residual_shortcut(x, y, conv: ModuleDef, norm: ModuleDef, strides):
   """The block input `x`, projected by a strided 1x1x1 convolution and BatchNorm when its shape
   differs from the residual branch's output `y` (submodules of the calling block)."""
   if x.shape == y.shape:
@@ -180,7 +180,7 @@ class BasicBlock3D(nn.Module):
     y = self.act(self.norm()(y))
     y = self.conv(self.filters, (3, 3, 3))(y)
     y = self.norm(scale_init=nn.initializers.zeros_init())(y)
-    return self.act(_shortcut(residual, y, self.conv, self.norm, self.strides) + y)
+    return self.act(residual_shortcut(residual, y, self.conv, self.norm, self.strides) + y)
 
 
 class Bottleneck3D(nn.Module):
@@ -198,7 +198,7 @@ class Bottleneck3D(nn.Module):
     y = self.act(self.norm()(self.conv(self.filters, (3, 3, 3), self.strides)(y)))
     y = self.conv(self.filters * 4, (1, 1, 1))(y)
     y = self.norm(scale_init=nn.initializers.zeros_init())(y)
-    return self.act(_shortcut(residual, y, self.conv, self.norm, self.strides) + y)
+    return self.act(residual_shortcut(residual, y, self.conv, self.norm, self.strides) + y)
 
 
 class ResNet3D(nn.Module):
@@ -223,8 +223,7 @@ class ResNet3D(nn.Module):
       raise ValueError(f'temporal_strides needs {len(self.stage_sizes) + 1} entries (stem + one per '
                        f'stage), got {tuple(self.temporal_strides)}')
     conv = functools.partial(Conv3D, impl=self.conv_impl, dtype=self.dtype)
-    norm = functools.partial(BatchNorm, use_running_average=not train, momentum=0.9,
-                             epsilon=1e-5, dtype=self.dtype)
+    norm = functools.partial(BatchNorm, use_running_average=not train, dtype=self.dtype)
     x = conv(self.num_filters, self.stem_kernel,
              (self.temporal_strides[0], self.stem_stride, self.stem_stride),
              name='conv_init')(x.astype(self.dtype))

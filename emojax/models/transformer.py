@@ -39,6 +39,24 @@ class FeedForward(nn.Module):
     return nn.Dense(x.shape[-1], dtype=self.dtype)(y)
 
 
+class ResidualSelfAttention(nn.Module):
+  """`x + MHSA(LN(x))` over the sequence axis of `[B, T, D]` tokens."""
+  num_heads: int
+  dropout_rate: float = 0.0
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool = True):
+    if x.shape[-1] % self.num_heads:
+      raise ValueError(f'config.model.num_heads={self.num_heads} must divide the attention width '
+                       f'{x.shape[-1]}')
+    y = nn.LayerNorm(dtype=self.dtype)(x)
+    y = nn.MultiHeadDotProductAttention(num_heads=self.num_heads, dtype=self.dtype,
+                                        dropout_rate=self.dropout_rate,
+                                        deterministic=not train)(y, y)
+    return x + nn.Dropout(self.dropout_rate, deterministic=not train)(y)
+
+
 class EncoderBlock(nn.Module):
   """x + MHSA(LN(x)), then x + FFN(LN(x))."""
   num_heads: int
@@ -48,11 +66,8 @@ class EncoderBlock(nn.Module):
 
   @nn.compact
   def __call__(self, x, train: bool = True):
-    y = nn.LayerNorm(dtype=self.dtype)(x)
-    y = nn.MultiHeadDotProductAttention(num_heads=self.num_heads, dtype=self.dtype,
-                                        dropout_rate=self.dropout_rate,
-                                        deterministic=not train)(y, y)
-    x = x + nn.Dropout(self.dropout_rate, deterministic=not train)(y)
+    x = ResidualSelfAttention(self.num_heads, self.dropout_rate, self.dtype, name='attention')(
+        x, train)
     y = FeedForward(self.mlp_dim, self.dropout_rate, self.dtype)(nn.LayerNorm(dtype=self.dtype)(x),
                                                                   train)
     return x + nn.Dropout(self.dropout_rate, deterministic=not train)(y)
@@ -76,9 +91,6 @@ class TransformerEncoder(nn.Module):
   @nn.compact
   def __call__(self, tokens, train: bool = True):
     batch, length, _ = tokens.shape
-    if self.dim % self.num_heads:
-      raise ValueError(f'config.model.num_heads={self.num_heads} must divide the transformer '
-                       f'width {self.dim}')
     x = nn.Dense(self.dim, dtype=self.dtype, name='embed')(tokens)
     cls = self.param('cls', nn.initializers.normal(0.02), (1, 1, self.dim))
     x = jnp.concatenate([jnp.broadcast_to(cls, (batch, 1, self.dim)).astype(x.dtype), x], axis=1)
@@ -97,5 +109,4 @@ class TransformerEncoder(nn.Module):
     for i in range(self.num_layers):
       x = EncoderBlock(self.num_heads, int(self.dim * self.mlp_ratio), self.dropout_rate,
                        self.dtype, name=f'block_{i}')(x, train)
-    return BatchNorm(use_running_average=not train, momentum=0.9, dtype=self.dtype,
-                        name='cls_norm')(x[:, 0])
+    return BatchNorm(use_running_average=not train, dtype=self.dtype, name='cls_norm')(x[:, 0])

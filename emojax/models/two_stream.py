@@ -48,8 +48,7 @@ class StreamCNN(nn.Module):
     x = x.astype(self.dtype)
     for k, width in enumerate(self.features):
       x = nn.Conv(width, (3, 3), use_bias=False, dtype=self.dtype, name=f'conv_{k}')(x)
-      x = BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
-                       dtype=self.dtype, name=f'bn_{k}')(x)
+      x = BatchNorm(use_running_average=not train, dtype=self.dtype, name=f'bn_{k}')(x)
       x = nn.max_pool(nn.relu(x), (2, 2), strides=(2, 2), padding='SAME')
     return x
 
@@ -155,7 +154,6 @@ class RFSCNN(nn.Module):
 
   `return_features=True` (or `apply(..., method='features')`) returns the fused feature instead.
   """
-  input_channels = INPUT_CHANNELS  # class constant (not a config field): clip channels it takes
   num_classes: int
   cnn_features: Sequence[int] = (64, 128, 256, 512)
   srl_features: int = 256
@@ -179,8 +177,7 @@ class RFSCNN(nn.Module):
     if return_features:
       return fused
     if self.normalize_fused:
-      fused = BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
-                           name='fused_norm')(fused)
+      fused = BatchNorm(use_running_average=not train, name='fused_norm')(fused)
     fused = nn.Dropout(self.dropout_rate, deterministic=not train)(fused)
     return nn.Dense(self.num_classes, name='head')(fused)
 

@@ -1,11 +1,5 @@
 """Two-stage training of the attention-LSTM system: frame-level pre-training, then fine-tuning with
-the conv layers frozen.
-
-Freezing lives in the optimizer: `freeze(tx, prefixes)` wraps any optax transformation with
-`optax.multi_transform`, sending every parameter whose '/'-joined path starts with one of `prefixes`
-to `optax.set_to_zero()` (no update, weight decay included) and the rest to `tx`.
-`apply_freezing(tx, config)` does this for `config.model.freeze_cnn` (prefix `cnn/conv_`) and
-returns `tx` unchanged otherwise, so `state.make_optimizer` can call it for every model.
+the conv layers frozen (`AttentionLSTMNet.frozen_prefixes`, applied by `state.make_optimizer`).
 
 Pre-training (`config.pretrain.enabled`): `pretrain_frame_cnn` trains `FramePretrainNet` (the same
 `FrameCNN`, named `cnn`, with its own softmax) on single frames of the fold's training clips, each
@@ -21,41 +15,10 @@ import numpy as np
 import optax
 
 from emojax import models
-from emojax.models.attention_lstm import (FROZEN_PREFIX, AttentionLSTMNet, FramePretrainNet,
-                                          cnn_kwargs)
-
-
-def param_path(path) -> str:
-  """'/'-joined names of a pytree key path: `('cnn', 'conv_0', 'kernel')` -> 'cnn/conv_0/kernel'."""
-  return '/'.join(str(getattr(k, 'key', getattr(k, 'name', getattr(k, 'idx', k)))) for k in path)
-
-
-def frozen_mask(params, prefixes: Sequence[str]):
-  """Pytree of bools like `params`: True where the parameter's path starts with a prefix."""
-  prefixes = tuple(prefixes)
-  return jax.tree_util.tree_map_with_path(
-      lambda path, _: param_path(path).startswith(prefixes) if prefixes else False, params)
-
-
-def freeze(tx: optax.GradientTransformation, prefixes: Sequence[str]) -> optax.GradientTransformation:
-  """`tx` for every parameter except those under `prefixes`, which never change."""
-  if not prefixes:
-    return tx
-
-  def labels(params):
-    return jax.tree.map(lambda frozen: 'frozen' if frozen else 'train', frozen_mask(params, prefixes))
-
-  return optax.multi_transform({'train': tx, 'frozen': optax.set_to_zero()}, labels)
-
-
-def frozen_prefixes(config) -> tuple[str, ...]:
-  """The parameter-path prefixes `config` freezes: `cnn/conv_` with `config.model.freeze_cnn`."""
-  return (FROZEN_PREFIX,) if config.model.get('freeze_cnn', False) else ()
-
-
-def apply_freezing(tx: optax.GradientTransformation, config) -> optax.GradientTransformation:
-  """`freeze(tx, frozen_prefixes(config))`; `tx` itself when nothing is frozen."""
-  return freeze(tx, frozen_prefixes(config))
+from emojax.data import pipeline
+from emojax.models.attention_lstm import AttentionLSTMNet, FramePretrainNet, cnn_kwargs
+from emojax.train import state as state_lib
+from emojax.train import steps as steps_lib
 
 
 def pretrain_enabled(config) -> bool:
@@ -71,10 +34,6 @@ def pretrain_frame_cnn(config, source, indices: Sequence[int], seed: int = 0, me
   epochs of Adam at `config.pretrain.learning_rate`. Returns `{'params', 'batch_stats'}` of
   `FramePretrainNet` (`cnn` and `frame_head`).
   """
-  from emojax.data import pipeline
-  from emojax.train import state as state_lib
-  from emojax.train import steps as steps_lib
-
   model = models.create_model(config)
   if not isinstance(model, AttentionLSTMNet):
     raise ValueError(f'config.pretrain.enabled needs config.model.name=\'attention_lstm\', got '
@@ -129,7 +88,6 @@ def pretrain_into_state(config, state, source, indices: Sequence[int], seed: int
   returns `state` unchanged."""
   if not pretrain_enabled(config):
     return state
-  from emojax.train import steps as steps_lib
   mesh = mesh or steps_lib.make_mesh()
   pretrained = pretrain_frame_cnn(config, source, indices, seed=seed, mesh=mesh, log=log)
   return steps_lib.replicate(load_pretrained_cnn(state, pretrained), mesh)

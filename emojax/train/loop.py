@@ -52,7 +52,7 @@ def train_fold(config, workdir: str, data: FoldData, fold: int = 0, mesh=None, l
                      f'examples of fold {fold}')
   total_steps = steps_per_epoch * config.num_epochs
   model = models.create_model(config)
-  tx = state_lib.make_optimizer(config, steps_per_epoch)
+  tx = state_lib.make_optimizer(config, steps_per_epoch, models.frozen_prefixes(model))
   init_rng, step_rng = jax.random.split(jax.random.fold_in(jax.random.key(config.seed), fold))
   init = jax.jit(lambda rng: state_lib.create_train_state(
       model, tx, rng, models.input_shape(config)), out_shardings=steps_lib.replicated(mesh))

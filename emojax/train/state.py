@@ -1,7 +1,12 @@
-"""Train state (parameters, BatchNorm statistics, optimizer state) and the optimizer."""
+"""Train state (parameters, BatchNorm statistics, optimizer state) and the optimizer.
+
+Freezing lives in the optimizer: `make_optimizer(config, steps, frozen)` sends every parameter whose
+'/'-joined path starts with one of the `frozen` prefixes (a model's `frozen_prefixes`, e.g. the
+attention-LSTM's pre-trained convolutions) to `optax.set_to_zero()`: no update, weight decay included.
+"""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import flax.linen as nn
 import jax
@@ -35,8 +40,33 @@ def learning_rate_schedule(config, steps_per_epoch: int) -> optax.Schedule:
   return optax.join_schedules([optax.linear_schedule(0.0, lr, warmup), main], [warmup])
 
 
-def make_optimizer(config, steps_per_epoch: int) -> optax.GradientTransformation:
-  """Adam (the papers' optimizer) with optional decoupled weight decay and gradient clipping."""
+def param_path(path) -> str:
+  """'/'-joined names of a pytree key path: `('cnn', 'conv_0', 'kernel')` -> 'cnn/conv_0/kernel'."""
+  return '/'.join(str(getattr(k, 'key', getattr(k, 'name', getattr(k, 'idx', k)))) for k in path)
+
+
+def frozen_mask(params, prefixes: Sequence[str]):
+  """Pytree of bools like `params`: True where the parameter's path starts with a prefix."""
+  prefixes = tuple(prefixes)
+  return jax.tree_util.tree_map_with_path(
+      lambda path, _: param_path(path).startswith(prefixes) if prefixes else False, params)
+
+
+def freeze(tx: optax.GradientTransformation, prefixes: Sequence[str]) -> optax.GradientTransformation:
+  """`tx` for every parameter except those under `prefixes`, which never change."""
+  if not prefixes:
+    return tx
+
+  def labels(params):
+    return jax.tree.map(lambda frozen: 'frozen' if frozen else 'train', frozen_mask(params, prefixes))
+
+  return optax.multi_transform({'train': tx, 'frozen': optax.set_to_zero()}, labels)
+
+
+def make_optimizer(config, steps_per_epoch: int,
+                   frozen: Sequence[str] = ()) -> optax.GradientTransformation:
+  """Adam (the papers' optimizer) with optional decoupled weight decay and gradient clipping, leaving
+  the parameters under the `frozen` path prefixes unchanged."""
   schedule = learning_rate_schedule(config, steps_per_epoch)
   if config.optimizer == 'adam':
     opt = optax.adamw(schedule, weight_decay=config.weight_decay) if config.weight_decay else (
@@ -48,8 +78,7 @@ def make_optimizer(config, steps_per_epoch: int) -> optax.GradientTransformation
     raise ValueError(f"config.optimizer={config.optimizer!r}: expected 'adam' or 'sgd'")
   if config.grad_clip_norm:
     opt = optax.chain(optax.clip_by_global_norm(config.grad_clip_norm), opt)
-  from emojax.train import finetune  # the frozen-parameter mask is model-specific
-  return finetune.apply_freezing(opt, config)
+  return freeze(opt, frozen)
 
 
 def create_train_state(model: nn.Module, tx: optax.GradientTransformation, rng: jax.Array,
