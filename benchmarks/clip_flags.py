@@ -11,11 +11,14 @@ config_flags.DEFINE_config_file('config', os.path.join(ROOT, 'configs', 'demo.py
 flags.DEFINE_integer('batch', 4, 'global batch size (clips)')
 flags.DEFINE_integer('frames', 16, 'frames per clip')
 flags.DEFINE_integer('size', 112, 'clip height and width')
+flags.DEFINE_integer('classes', 6, 'output classes (a run takes them from its dataset)')
 
 
 def shaped_config():
-  """`--config` with its batch size, frames and image size set from `--batch/--frames/--size`."""
+  """`--config` with its batch size, frames, image size and class count set from `--batch`,
+  `--frames`, `--size` and `--classes`."""
   config = flags.FLAGS.config
+  config.num_classes = flags.FLAGS.classes
   config.batch_size = flags.FLAGS.batch
   config.num_frames, config.image_size = flags.FLAGS.frames, flags.FLAGS.size
   return config
