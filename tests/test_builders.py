@@ -8,12 +8,13 @@ import pytest
 import tensorflow_datasets as tfds
 
 import tfds_builders  # noqa: F401  (registers the builders)
-from tfds_builders import cli, common
+from tfds_builders import archives, cli, common
 from tfds_builders.enterface05 import Enterface05Config, parse_path
 from tfds_builders.enterface05 import fake_archive as enterface_fake
 from tfds_builders.enterface05.enterface05 import Parsed, list_videos
 from tfds_builders.oulu_casia import OuluCasiaConfig
 from tfds_builders.oulu_casia import fake_archive as oulu_fake
+from tfds_builders.oulu_casia import oulu_casia
 
 TINY = dict(clip_len=4, size=32)  # Stored clips of 4 x 32 x 32 keep face detection quick.
 
@@ -28,8 +29,8 @@ def _build(name, config, manual_dir, data_dir, num_workers=1):
   return builder, examples, manifest
 
 
-def _check_examples(examples, expected, clip_shape):
-  names = tfds.features.ClassLabel(names=common.CLASS_NAMES)
+def _check_examples(builder, examples, expected, clip_shape):
+  names = builder.info.features['label']
   got = {e['video_id'].decode(): (names.int2str(int(e['label'])), e['subject'].decode())
          for e in examples}
   assert got == expected
@@ -59,6 +60,45 @@ def test_configs_and_features():
 
 
 # ---------------------------------------------------------------------------
+# The builder base with another class set.
+
+class SevenClasses(common.VideoBuilder, skip_registration=True):
+  """Oulu-CASIA's layout with CK+'s seven classes: the base takes the names from the builder."""
+
+  VERSION = tfds.core.Version('1.0.0')
+  CLASS_NAMES = ('anger', 'contempt', 'disgust', 'fear', 'happiness', 'sadness', 'surprise')
+  BUILDER_CONFIGS = [common.ClipConfig(name='tiny', clip_len=2, size=32)]
+  MANUAL_DOWNLOAD_INSTRUCTIONS = 'A fake Oulu-CASIA tree.'
+
+  def _split_generators(self, dl_manager):
+    cond_dir = self._manual_dir(dl_manager) / 'OriginalImg' / 'VL' / 'Strong'
+    sources, skipped = oulu_casia.list_sequences(cond_dir, 'VL/Strong', self.CLASS_NAMES)
+    return {'train': self._generate_examples(sources, skipped)}
+
+
+def test_a_builder_with_seven_classes_stores_its_own_names(tmp_path):
+  fake = oulu_fake.make_fake_archive(tmp_path / 'manual', subjects=('P001',),
+                                     expressions=('Contempt', 'Surprise'), num_frames=3)
+  builder = SevenClasses(data_dir=tmp_path / 'data', num_workers=1)
+  builder.download_and_prepare(
+      download_config=tfds.download.DownloadConfig(manual_dir=fake.root))
+  assert builder.info.features['label'].names == list(SevenClasses.CLASS_NAMES)
+  source = builder.as_data_source('train')
+  labels = {source[i]['video_id'].decode(): int(source[i]['label']) for i in range(len(source))}
+  assert labels == {'VL/Strong/P001/Contempt': 1, 'VL/Strong/P001/Surprise': 6}
+
+
+def test_a_label_outside_the_class_names_is_an_error_naming_the_file(tmp_path):
+  source = common.Source(video_id='P001/Neutral', label='neutral', subject='P001',
+                         path='/archive/P001/Neutral', frames=('/archive/P001/Neutral/0.png',))
+  examples = common.generate_examples([source], common.ClipConfig(name='tiny', **TINY),
+                                      class_names=('anger', 'happiness'),
+                                      manifest=tmp_path / common.MANIFEST_NAME)
+  with pytest.raises(ValueError, match=r"/archive/P001/Neutral: label 'neutral' is not one"):
+    next(examples)
+
+
+# ---------------------------------------------------------------------------
 # Oulu-CASIA.
 
 def test_oulu_casia_end_to_end(tmp_path):
@@ -71,7 +111,7 @@ def test_oulu_casia_end_to_end(tmp_path):
   # Two workers: the process pool path.
   builder, examples, manifest = _build('oulu_casia', config, fake.root, tmp_path / 'data',
                                        num_workers=2)
-  _check_examples(examples, fake.videos, (4, 32, 32, 3))
+  _check_examples(builder, examples, fake.videos, (4, 32, 32, 3))
   assert {e['video_id'] for e in examples} >= {b'VL/Strong/P002/Happiness'}
   reasons = {m.path: m.reason for m in manifest}
   assert set(reasons) == set(fake.corrupt) | set(fake.faceless)
@@ -86,9 +126,9 @@ def test_oulu_casia_ni_config_reads_grey_frames(tmp_path):
                                      modalities=('VL', 'NI'), illuminations=('Dark',),
                                      expressions=('Happiness', 'Surprise'), num_frames=4)
   config = OuluCasiaConfig(name='tiny_ni', modality='NI', illumination='Dark', **TINY)
-  _, examples, manifest = _build('oulu_casia', config, fake.root, tmp_path / 'data')
-  _check_examples(examples, {k: v for k, v in fake.videos.items() if k.startswith('NI/')},
-                  (4, 32, 32, 3))
+  builder, examples, manifest = _build('oulu_casia', config, fake.root, tmp_path / 'data')
+  ni_videos = {k: v for k, v in fake.videos.items() if k.startswith('NI/')}
+  _check_examples(builder, examples, ni_videos, (4, 32, 32, 3))
   clip = examples[0]['clip']
   np.testing.assert_array_equal(clip[..., 0], clip[..., 2])  # Grey in, grey out.
   assert manifest == []
@@ -100,8 +140,19 @@ def test_oulu_casia_finds_tree_inside_a_zip(tmp_path):
   (tmp_path / 'manual').mkdir()
   shutil.make_archive(tmp_path / 'manual' / 'Oulu_CASIA', 'zip', fake.root)
   config = OuluCasiaConfig(name='tiny', **TINY)
-  _, examples, _ = _build('oulu_casia', config, tmp_path / 'manual', tmp_path / 'data')
-  _check_examples(examples, fake.videos, (4, 32, 32, 3))
+  builder, examples, _ = _build('oulu_casia', config, tmp_path / 'manual', tmp_path / 'data')
+  _check_examples(builder, examples, fake.videos, (4, 32, 32, 3))
+
+
+def test_oulu_casia_expression_folders_are_class_names_or_skipped(tmp_path):
+  for folder in ('P001/Happiness', 'P001/Neutral', 'P002/SURPRISE'):
+    (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / folder / '000.jpeg').write_bytes(b'x')
+  sources, skipped = oulu_casia.list_sequences(tmp_path, 'VL/Strong', ('happiness', 'surprise'))
+  assert [(s.video_id, s.label) for s in sources] == [('VL/Strong/P001/Happiness', 'happiness'),
+                                                      ('VL/Strong/P002/SURPRISE', 'surprise')]
+  assert skipped == [common.Skipped(str(tmp_path / 'P001/Neutral'),
+                                    'unrecognised expression folder')]
 
 
 def test_cli_builds_default_config_readable_by_name(tmp_path, capsys):
@@ -133,7 +184,7 @@ def test_missing_or_incomplete_manual_dir_says_what_to_download(tmp_path, name, 
     manual.mkdir()
     (manual / contents).write_text('x')
   builder = tfds.builder(name, data_dir=tmp_path / 'data')
-  with pytest.raises(common.ManualDirError, match=message) as e:
+  with pytest.raises(archives.ManualDirError, match=message) as e:
     builder.download_and_prepare(
         download_config=tfds.download.DownloadConfig(manual_dir=manual))
   text = str(e.value)
@@ -184,7 +235,7 @@ def test_enterface_nested_end_to_end(tmp_path):
   assert len(fake.videos) == 9 and len(fake.excluded) == 6
   config = Enterface05Config(name='tiny', **TINY)
   builder, examples, manifest = _build('enterface05', config, fake.root, tmp_path / 'data')
-  _check_examples(examples, fake.videos, (4, 32, 32, 3))
+  _check_examples(builder, examples, fake.videos, (4, 32, 32, 3))
   # Subject 11's files are named s12_*: the folder decides.
   assert {e['subject'] for e in examples} == {b's3', b's11'}
   reasons = {m.path: m.reason for m in manifest}
@@ -205,8 +256,9 @@ def test_enterface_flat_layout_from_zip(tmp_path):
   (tmp_path / 'manual').mkdir()
   shutil.make_archive(tmp_path / 'manual' / 'project2_database', 'zip', fake.root)
   config = Enterface05Config(name='tiny_flat', exclude_subjects=('s23',), **TINY)
-  _, examples, manifest = _build('enterface05', config, tmp_path / 'manual', tmp_path / 'data')
-  _check_examples(examples, {k: v for k, v in fake.videos.items() if v[1] != 's23'},
+  builder, examples, manifest = _build('enterface05', config, tmp_path / 'manual',
+                                       tmp_path / 'data')
+  _check_examples(builder, examples, {k: v for k, v in fake.videos.items() if v[1] != 's23'},
                   (4, 32, 32, 3))
   assert sorted(os.path.basename(m.path) for m in manifest) == [
       's23_ha_3.avi', 's23_sa_3.avi', 's23_su_3.avi']
@@ -219,7 +271,7 @@ def test_enterface_flow_feature_is_the_flow_of_the_stored_faces(tmp_path):
       tmp_path / 'manual', subjects=(1,), emotions=('anger', 'happiness'), sentences=(1,),
       frame_size=(320, 240), num_frames=8, codec='MJPG')
   config = Enterface05Config(name='tiny_flow', sampling='segment', flow='farneback', **TINY)
-  _, examples, _ = _build('enterface05', config, fake.root, tmp_path / 'data')
+  builder, examples, _ = _build('enterface05', config, fake.root, tmp_path / 'data')
   assert len(examples) == 2
   for e in examples:
     assert e['flow'].shape == (4, 32, 32, 3) and e['flow'].dtype == np.uint8

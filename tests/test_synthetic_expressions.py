@@ -5,20 +5,20 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-import tfds_builders  # noqa: F401  (registers the builders)
-from tfds_builders.synthetic_expressions import render
+from tfds_builders import synthetic_expressions as synth
 from tfds_builders.synthetic_expressions import synthetic_expressions as se
 
-NUM_CLASSES = len(render.CLASS_NAMES)
+CLASS_NAMES = se.SyntheticExpressions.CLASS_NAMES
+NUM_CLASSES = len(CLASS_NAMES)
 
 
 def _render_set(num_subjects, num_frames=8, size=32, seed=7):
   """Subjects x classes videos, one each, as (videos [N, T, H, W, 3], labels, subjects)."""
   videos, labels, subjects = [], [], []
   for s in range(num_subjects):
-    params = render.sample_subject(se.subject_rng(seed, s))
+    params = synth.sample_subject(se.subject_rng(seed, s))
     for label in range(NUM_CLASSES):
-      videos.append(render.render_video(se.video_rng(seed, s, label, 0), params, label,
+      videos.append(synth.render_video(se.video_rng(seed, s, label, 0), params, label,
                                         num_frames, size))
       labels.append(label)
       subjects.append(s)
@@ -49,7 +49,7 @@ def test_tiny_builds_as_array_record_and_reads_back(tmp_path):
   assert builder.info.file_format == tfds.core.FileFormat.ARRAY_RECORD
   builder.download_and_prepare()
   assert list(tmp_path.glob('synthetic_expressions/tiny/*/*.array_record*'))
-  assert builder.info.features['label'].names == list(render.CLASS_NAMES)
+  assert builder.info.features['label'].names == list(CLASS_NAMES)
 
   source = tfds.data_source('synthetic_expressions/tiny', data_dir=tmp_path)['train']
   cfg = builder.builder_config
@@ -65,12 +65,12 @@ def test_tiny_builds_as_array_record_and_reads_back(tmp_path):
   assert sorted(set(subjects)) == [f'S{i:03d}' for i in range(1, 7)]
   assert len(set(video_ids)) == len(video_ids)
   for ex, label, subject, vid in zip(examples, labels, subjects, video_ids):
-    assert vid == f'{subject}_{render.CLASS_NAMES[label]}_01'
+    assert vid == f'{subject}_{CLASS_NAMES[label]}_01'
 
   # The stored clip is exactly what the renderer draws from the config's seed.
   ex = next(e for e, v in zip(examples, video_ids) if v == 'S003_fear_01')
-  params = render.sample_subject(se.subject_rng(cfg.seed, 2))
-  expected = render.render_video(se.video_rng(cfg.seed, 2, 2, 0), params, 2, 8, 32)
+  params = synth.sample_subject(se.subject_rng(cfg.seed, 2))
+  expected = synth.render_video(se.video_rng(cfg.seed, 2, 2, 0), params, 2, 8, 32)
   np.testing.assert_array_equal(ex['clip'], expected)
 
 
@@ -86,11 +86,11 @@ def test_config_parameters_make_other_datasets(tmp_path):
 
 
 def test_render_video_is_deterministic():
-  subject = render.sample_subject(11)
-  assert render.sample_subject(11) == subject
-  a = render.render_video(5, subject, 3, num_frames=6, size=32)
-  b = render.render_video(np.random.default_rng(5), subject, 3, num_frames=6, size=32)
-  c = render.render_video(6, subject, 3, num_frames=6, size=32)
+  subject = synth.sample_subject(11)
+  assert synth.sample_subject(11) == subject
+  a = synth.render_video(5, subject, 3, num_frames=6, size=32)
+  b = synth.render_video(np.random.default_rng(5), subject, 3, num_frames=6, size=32)
+  c = synth.render_video(6, subject, 3, num_frames=6, size=32)
   assert a.dtype == np.uint8 and a.shape == (6, 32, 32, 3)
   assert a.tobytes() == b.tobytes()
   assert a.tobytes() != c.tobytes()
@@ -98,8 +98,8 @@ def test_render_video_is_deterministic():
 
 @pytest.mark.parametrize('subject_seed', [0, 1, 2])
 def test_every_class_starts_from_the_same_neutral_face(subject_seed):
-  subject = render.sample_subject(subject_seed)
-  videos = np.stack([render.render_video(100 + c, subject, c, num_frames=8, size=32)
+  subject = synth.sample_subject(subject_seed)
+  videos = np.stack([synth.render_video(100 + c, subject, c, num_frames=8, size=32)
                      for c in range(NUM_CLASSES)]).astype(np.float32)
   # 8x8 thumbnails average the pixel noise away; what is left is the face.
   thumbs = np.stack([[cv2.resize(f, (8, 8), interpolation=cv2.INTER_AREA) for f in v]

@@ -16,8 +16,8 @@ import sys
 
 import tensorflow_datasets as tfds
 
-import tfds_builders  # noqa: F401  (registers the builders)
-from tfds_builders import common
+import tfds_builders  # Registers the builders.
+from tfds_builders import archives, common
 
 
 def build(args) -> int:
@@ -50,8 +50,9 @@ def main(argv: list[str] | None = None) -> int:
                   formatter_class=argparse.RawDescriptionHelpFormatter)
   sub = parser.add_subparsers(dest='command', required=True)
   b = sub.add_parser('build', help='download_and_prepare one dataset')
-  b.add_argument('name', help='oulu_casia | enterface05 | synthetic_expressions')
-  b.add_argument('--config', default=None, help='builder config, e.g. vl_strong (default: the first)')
+  b.add_argument('name', help=' | '.join(tfds_builders.NAMES))
+  b.add_argument('--config', default=None,
+                 help='builder config, e.g. vl_strong (default: the first)')
   b.add_argument('--data_dir', required=True, help='where prepared datasets go')
   b.add_argument('--manual_dir', default=None, help='where the downloaded archive is')
   b.add_argument('--num_workers', type=int, default=None,
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
   logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
   try:
     return build(args)
-  except common.ManualDirError as e:
+  except archives.ManualDirError as e:
     print(f'error: {e}', file=sys.stderr)
     return 2
 

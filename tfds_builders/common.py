@@ -1,10 +1,8 @@
-"""Shared code of the manual-download video builders (oulu_casia, enterface05).
+"""The builder base of the manual-download video builders (oulu_casia, enterface05).
 
-A builder lists its archive as `Source`s (one per video or image sequence),
-then `generate_examples` turns them into examples in parallel:
-
-  read frames -> sample `clip_len` indices -> `extract_face_track` at `size`
-  -> {'clip', 'label', 'subject', 'video_id'}
+A builder sets its `CLASS_NAMES`, lists its archive as `Source`s (one per video
+or image sequence), then `generate_examples` turns them into examples in
+parallel (`workers.process_source`, in a process pool).
 
 A source that cannot be used (unreadable or corrupt file, no face found,
 excluded by the config, unrecognised name) does not stop the build: it is
@@ -14,21 +12,14 @@ dataset's directory (`<data_dir>/<name>/<config>/<version>/skipped.tsv`).
 
 from __future__ import annotations
 
-from concurrent import futures
-import contextlib
 import csv
 import dataclasses
 import inspect
 import logging
-import multiprocessing
 import os
-import re
-import shutil
-import tarfile
 import time
-import zipfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, TypeVar
+from collections.abc import Iterator, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -37,18 +28,12 @@ from tensorflow_datasets.core import utils as tfds_utils
 from tqdm.auto import tqdm
 
 from emojax.data import faces, video
+from tfds_builders import archives, workers
 
 log = logging.getLogger(__name__)
-T = TypeVar('T')
 
-CLASS_NAMES = ('anger', 'disgust', 'fear', 'happiness', 'sadness', 'surprise')
 MANIFEST_NAME = 'skipped.tsv'
-ARCHIVE_SUFFIXES = ('.zip', '.tar', '.tar.gz', '.tgz', '.tar.bz2', '.tbz2')
 DEFAULT_FILE_FORMAT = 'array_record'
-
-
-class ManualDirError(FileNotFoundError):
-  """The manual download directory is missing, empty or lacks the dataset."""
 
 
 @dataclasses.dataclass(eq=False)
@@ -82,7 +67,7 @@ class Source:
 
   Attributes:
     video_id: unique id, the path relative to the archive root; example key.
-    label: class name, one of `CLASS_NAMES`.
+    label: class name, one of the builder's `CLASS_NAMES`.
     subject: subject id as the dataset names it.
     path: the video file, or the directory of an image sequence.
     frames: image files of a sequence, in temporal order; empty for a video file.
@@ -131,22 +116,8 @@ class BuildStats:
     )
 
 
-# ----------------------------------------------------------------------------
-# Builder plumbing.
-
-
-class VideoBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
-  """Base of the manual_dir video builders: features, array_record, workers.
-
-  Extra keyword arguments (through `tfds.builder(name, **kwargs)`):
-    num_workers: preprocessing processes; default `os.cpu_count()`, or the
-      environment variable EMOJAX_BUILD_WORKERS. 1 runs in this process.
-    file_format: defaults to 'array_record' (needs no TensorFlow).
-  """
-
-  BUILDER_CONFIGS: list[ClipConfig]
-  HOMEPAGE: str | None = None
-  CITATION: str | None = None
+class ArrayRecordBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+  """A builder that writes array_record files (no TensorFlow needed) unless told otherwise."""
 
   @tfds_utils.classproperty
   @classmethod
@@ -155,17 +126,41 @@ class VideoBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     # it does not depend on (ModuleNotFoundError in download_and_prepare).
     return epath.Path(inspect.getfile(cls))
 
-  def __init__(self, *, num_workers: int | None = None, file_format=None, **kwargs):
+  def __init__(self, *, file_format=None, **kwargs):
     super().__init__(file_format=file_format or DEFAULT_FILE_FORMAT, **kwargs)
+
+
+class VideoBuilder(ArrayRecordBuilder, skip_registration=True):
+  """Base of the manual_dir video builders: features, array_record, workers.
+
+  A builder sets `CLASS_NAMES` (its labels, in the order they are stored) and
+  `_split_generators`, which lists the archive's `Source`s.
+
+  Extra keyword arguments (through `tfds.builder(name, **kwargs)`):
+    num_workers: preprocessing processes; default `os.cpu_count()`, or the
+      environment variable EMOJAX_BUILD_WORKERS. 1 runs in this process.
+    file_format: defaults to 'array_record' (needs no TensorFlow).
+  """
+
+  BUILDER_CONFIGS: list[ClipConfig]
+  CLASS_NAMES: ClassVar[tuple[str, ...]]
+  HOMEPAGE: str | None = None
+  CITATION: str | None = None
+
+  def __init__(self, *, num_workers: int | None = None, **kwargs):
+    super().__init__(**kwargs)
     self.num_workers = num_workers
     self.build_stats: BuildStats | None = None
 
   def _info(self) -> tfds.core.DatasetInfo:
+    names = getattr(type(self), 'CLASS_NAMES', None)
+    if not names:
+      raise TypeError(f'{type(self).__name__} must set CLASS_NAMES, its class names in order')
     cfg = self.builder_config
     frames = tfds.features.Tensor(shape=(cfg.clip_len, cfg.size, cfg.size, 3), dtype=np.uint8)
     features = {
       'clip': frames,
-      'label': tfds.features.ClassLabel(names=CLASS_NAMES),
+      'label': tfds.features.ClassLabel(names=names),
       'subject': tfds.features.Text(),
       'video_id': tfds.features.Text(),
     }
@@ -186,229 +181,36 @@ class VideoBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
       return epath.Path(dl_manager.manual_dir)
     except AssertionError:
       where = getattr(dl_manager, '_manual_dir', None)
-      raise ManualDirError(
+      raise archives.ManualDirError(
         f'{self.name}: the manual download directory {where} does not exist or is '
         'empty. Pass it with download_and_prepare(download_config='
         'tfds.download.DownloadConfig(manual_dir=DIR)) or the CLI flag '
         f'--manual_dir=DIR.\n\n{self.MANUAL_DOWNLOAD_INSTRUCTIONS}'
       ) from None
 
-  def _missing(self, manual_dir, what: str) -> ManualDirError:
-    return ManualDirError(
+  def _missing(self, manual_dir, what: str) -> archives.ManualDirError:
+    return archives.ManualDirError(
       f'{self.name}: {what} under the manual directory {manual_dir}.\n\n'
       f'{self.MANUAL_DOWNLOAD_INSTRUCTIONS}'
     )
 
-  def _generate_from_sources(
+  def _generate_examples(
     self, sources: Sequence[Source], skipped: Sequence[Skipped] = ()
   ) -> Iterator[tuple[str, dict[str, Any]]]:
+    """A split's examples: `_split_generators` returns `self._generate_examples(sources, ...)`."""
     cfg = self.builder_config
     stats = BuildStats()
     self.build_stats = stats
     yield from generate_examples(
       sources,
       cfg,
+      class_names=self.info.features['label'].names,
       skipped=skipped,
-      num_workers=resolve_num_workers(self.num_workers),
+      num_workers=workers.resolve_num_workers(self.num_workers),
       manifest=epath.Path(self.data_dir) / MANIFEST_NAME,
       desc=f'{self.name}/{cfg.name}',
       stats=stats,
     )
-
-
-def resolve_num_workers(num_workers: int | None) -> int:
-  if num_workers is None:
-    num_workers = int(os.environ.get('EMOJAX_BUILD_WORKERS', 0)) or os.cpu_count() or 1
-  return max(1, int(num_workers))
-
-
-def find_or_extract(manual_dir: epath.Path, dl_manager, probe: Callable[[epath.Path], T | None]):
-  """`probe(manual_dir)`, else `probe` of each archive in it, extracted.
-
-  Archives (zip / tar) directly inside `manual_dir` are extracted (under the
-  download directory, once) only when the tree itself does not hold the
-  dataset. Returns (root, probe result) or (None, None).
-  """
-  manual_dir = epath.Path(manual_dir)
-  hit = probe(manual_dir)
-  if hit:
-    return manual_dir, hit
-  archives = sorted(
-    p for p in manual_dir.iterdir()
-    if p.is_file() and p.name.lower().endswith(ARCHIVE_SUFFIXES)
-  )
-  for archive in archives:
-    root = extract(archive, epath.Path(dl_manager.download_dir) / 'extracted')
-    hit = probe(root)
-    if hit:
-      return root, hit
-  return None, None
-
-
-def extract(archive: epath.Path, into: epath.Path) -> epath.Path:
-  """Unpacks a zip / tar archive to `into/<archive name>` (reused if complete).
-
-  Python's zipfile / tarfile, not `dl_manager.extract`, which needs TensorFlow.
-  """
-  dest = epath.Path(into) / archive.name
-  done = dest / '.extracted'
-  if done.exists():
-    return dest
-  tmp = epath.Path(into) / f'{archive.name}.incomplete'
-  if tmp.exists():
-    shutil.rmtree(tmp)
-  tmp.mkdir(parents=True)
-  log.info('Extracting %s to %s', archive, dest)
-  try:
-    if zipfile.is_zipfile(archive):
-      with zipfile.ZipFile(archive) as z:
-        z.extractall(tmp)
-    else:
-      with tarfile.open(archive) as t:
-        t.extractall(tmp, filter='data')
-  except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError) as e:
-    shutil.rmtree(tmp, ignore_errors=True)
-    raise ManualDirError(f'cannot extract {archive}: {e}') from e
-  (tmp / '.extracted').touch()
-  if dest.exists():
-    shutil.rmtree(dest)
-  tmp.rename(dest)
-  return dest
-
-
-def search_tree(root: epath.Path, found, max_depth: int) -> epath.Path | None:
-  """Breadth-first search for a directory satisfying `found`, sorted by name."""
-  level = [epath.Path(root)]
-  for _ in range(max_depth + 1):
-    nxt = []
-    for d in level:
-      if found(d):
-        return d
-      with contextlib.suppress(OSError):
-        nxt.extend(sorted(p for p in d.iterdir() if p.is_dir()))
-    level = nxt
-  return None
-
-
-def natural_key(name: str) -> list:
-  """Sort key that orders '2.jpeg' before '10.jpeg'."""
-  return [int(t) if t.isdigit() else t.lower() for t in re.split(r'(\d+)', name)]
-
-
-# ----------------------------------------------------------------------------
-# Per-source preprocessing (runs in worker processes).
-
-_SPEC: ClipConfig | None = None
-
-
-def _init_worker(spec: ClipConfig) -> None:
-  """Pool initializer: the spec, and one OpenCV thread per worker process."""
-  global _SPEC
-  _SPEC = spec
-  import cv2
-
-  cv2.setNumThreads(1)
-
-
-def read_clip(source: Source, spec: ClipConfig) -> tuple[np.ndarray, int]:
-  """The sampled frames of a source (`uint8 [clip_len, H, W, 3]`) and its length."""
-  if source.frames:
-    frames = video.read_image_sequence(source.frames)
-    idx = video.sample_indices(len(frames), spec.clip_len, spec.sampling)
-    return frames[idx], len(frames)
-  return video.read_video_clip(source.path, spec.clip_len, spec.sampling)
-
-
-def process_source(source: Source, spec: ClipConfig | None = None):
-  """Source -> (video_id, example | None, Skipped | None, frames decoded)."""
-  spec = spec or _SPEC
-  try:
-    frames, n = read_clip(source, spec)
-  except video.VideoReadError as e:
-    return source.video_id, None, Skipped(e.path, f'unreadable: {e.problem}'), 0
-  try:
-    track = faces.extract_face_track(
-      frames,
-      size=spec.size,
-      margin=spec.margin,
-      align=spec.align,
-      detector=faces.default_detector(),
-      source=source.path,
-    )
-  except faces.NoFaceError as e:
-    return source.video_id, None, Skipped(source.path, f'no face: {e}'), n
-  except Exception as e:
-    raise RuntimeError(f'face extraction failed on {source.path}: {e!r}') from e
-  clip = np.asarray(track.crops, dtype=np.uint8)
-  want = (spec.clip_len, spec.size, spec.size, 3)
-  if clip.shape != want:
-    raise RuntimeError(f'{source.path}: face track has shape {clip.shape}, expected {want}')
-  example = {
-    'clip': clip,
-    'label': source.label,
-    'subject': source.subject,
-    'video_id': source.video_id,
-  }
-  if spec.flow:
-    from emojax.data import flow
-
-    example['flow'] = flow.flow_images(clip, spec.flow)
-  return source.video_id, example, None, n
-
-
-# ----------------------------------------------------------------------------
-# The parallel map.
-
-
-@contextlib.contextmanager
-def _worker_env(num_workers: int):
-  """Environment for spawned workers: one compute thread each, no GPU preallocation."""
-  saved = dict(os.environ)
-  flags = os.environ.get('XLA_FLAGS', '')
-  if num_workers > 1 and 'xla_cpu_multi_thread_eigen' not in flags:
-    os.environ['XLA_FLAGS'] = f'{flags} --xla_cpu_multi_thread_eigen=false'.strip()
-  if num_workers > 1:
-    os.environ.setdefault('OMP_NUM_THREADS', '1')
-  os.environ.setdefault('XLA_PYTHON_CLIENT_PREALLOCATE', 'false')
-  try:
-    yield
-  finally:
-    os.environ.clear()
-    os.environ.update(saved)
-
-
-def map_sources(
-  sources: Sequence[Source], spec: ClipConfig, num_workers: int
-) -> Iterable[tuple]:
-  """`process_source` over `sources`, unordered, in `num_workers` processes.
-
-  Workers are spawned, not forked (JAX is multithreaded), so a script that
-  builds must guard its entry point with `if __name__ == '__main__':`.
-  Each worker builds its face detector once.
-  """
-  if num_workers <= 1 or len(sources) <= 1:
-    for s in sources:
-      yield process_source(s, spec)
-    return
-  ctx = multiprocessing.get_context('spawn')
-  with _worker_env(num_workers):
-    pool = futures.ProcessPoolExecutor(
-      min(num_workers, len(sources)), mp_context=ctx,
-      initializer=_init_worker, initargs=(spec,),
-    )
-    # Start the workers now, while the environment is set.
-    pending = {pool.submit(process_source, s) for s in sources}
-  try:
-    for done in futures.as_completed(pending):
-      yield done.result()
-  except futures.process.BrokenProcessPool as e:
-    raise RuntimeError(
-      'a preprocessing worker process died. Workers are spawned: a script that '
-      "builds a dataset must guard its entry point with `if __name__ == '__main__':`; "
-      'num_workers=1 runs without workers.'
-    ) from e
-  finally:
-    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def write_manifest(path: epath.Path, skipped: Sequence[Skipped]) -> None:
@@ -416,7 +218,7 @@ def write_manifest(path: epath.Path, skipped: Sequence[Skipped]) -> None:
   with path.open('w') as f:
     w = csv.writer(f, delimiter='\t', lineterminator='\n')
     w.writerow(['path', 'reason'])
-    for s in sorted(skipped, key=lambda s: natural_key(s.path)):
+    for s in sorted(skipped, key=lambda s: archives.natural_key(s.path)):
       w.writerow([s.path, ' '.join(s.reason.split())])
 
 
@@ -427,10 +229,23 @@ def read_manifest(path: os.PathLike | str) -> list[Skipped]:
   return [Skipped(*r) for r in rows[1:]]
 
 
+def check_sources(sources: Sequence[Source], class_names: Sequence[str]) -> None:
+  """Raises ValueError on duplicate video ids or a label outside `class_names`."""
+  ids = [s.video_id for s in sources]
+  if len(set(ids)) != len(ids):
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    raise ValueError(f'duplicate video ids: {dup[:5]}')
+  for s in sources:
+    if s.label not in class_names:
+      raise ValueError(f'{s.path}: label {s.label!r} is not one of the classes '
+                       f'{tuple(class_names)}')
+
+
 def generate_examples(
   sources: Sequence[Source],
   spec: ClipConfig,
   *,
+  class_names: Sequence[str],
   skipped: Sequence[Skipped] = (),
   num_workers: int = 1,
   manifest: epath.Path,
@@ -439,23 +254,20 @@ def generate_examples(
 ) -> Iterator[tuple[str, dict[str, Any]]]:
   """Yields (key, example) for every usable source; writes the skip manifest."""
   video.sample_indices(spec.clip_len, spec.clip_len, spec.sampling)  # Fail fast on a bad name.
-  ids = [s.video_id for s in sources]
-  if len(set(ids)) != len(ids):
-    dup = sorted({i for i in ids if ids.count(i) > 1})
-    raise ValueError(f'duplicate video ids: {dup[:5]}')
+  check_sources(sources, class_names)
   stats = stats if stats is not None else BuildStats()
   stats.num_workers = min(num_workers, max(1, len(sources)))
   skipped = list(skipped)
   stats.left_out = len(skipped)
   start = time.perf_counter()
   with tqdm(total=len(sources), desc=desc, unit='video', dynamic_ncols=True) as bar:
-    for key, example, skip, n in map_sources(sources, spec, num_workers):
+    for key, example, skip, n in workers.map_sources(sources, spec, num_workers):
       stats.frames_decoded += n
       bar.update()
       if skip is not None:
-        skipped.append(skip)
+        skipped.append(Skipped(*skip))
         stats.skipped += 1
-        log.warning('Skipping %s: %s', skip.path, skip.reason)
+        log.warning('Skipping %s: %s', *skip)
         continue
       stats.videos += 1
       stats.clip_frames += spec.clip_len

@@ -1,5 +1,7 @@
-"""Test fakes shared by the builders' fake archives, benchmarks and tests: frames showing a real face
-photograph, and files broken on purpose. Never used by a build."""
+"""Test fakes shared by the builders' fake archives, benchmarks and tests.
+
+Frames showing a real face photograph, and files broken on purpose. Never used by a build.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import os
 
 import numpy as np
 from etils import epath
+
 
 @dataclasses.dataclass
 class FakeArchive:

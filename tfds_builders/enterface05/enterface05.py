@@ -12,15 +12,15 @@ from pathlib import PurePosixPath
 import tensorflow_datasets as tfds
 from etils import epath
 
-from tfds_builders import common
+from tfds_builders import archives, common, emotions
 
 log = logging.getLogger(__name__)
 
 # File-name emotion codes (s1_an_1.avi) -> class names.
-CODES = dict(zip(('an', 'di', 'fe', 'ha', 'sa', 'su'), common.CLASS_NAMES))
+CODES = dict(zip(('an', 'di', 'fe', 'ha', 'sa', 'su'), emotions.BASIC_EMOTIONS))
 # Emotion folder names (subject 1/anger/...) -> class names; a few spellings.
 EMOTION_DIRS = {
-  **{name: name for name in common.CLASS_NAMES},
+  **{name: name for name in emotions.BASIC_EMOTIONS},
   'angry': 'anger', 'disgusted': 'disgust', 'fearful': 'fear', 'happy': 'happiness',
   'sad': 'sadness', 'surprised': 'surprise',
 }
@@ -127,7 +127,7 @@ def list_videos(root: epath.Path) -> list[str]:
     for f in filenames:
       if f.lower().endswith(VIDEO_SUFFIX) and not f.startswith('.'):
         out.append(os.path.relpath(os.path.join(dirpath, f), root))
-  return sorted(out, key=common.natural_key)
+  return sorted(out, key=archives.natural_key)
 
 
 def list_sources(root: epath.Path, exclude_subjects=()):
@@ -174,6 +174,7 @@ class Enterface05(common.VideoBuilder):
 
   VERSION = tfds.core.Version('1.0.0')
   RELEASE_NOTES = {'1.0.0': 'Initial release.'}
+  CLASS_NAMES = emotions.BASIC_EMOTIONS
   BUILDER_CONFIGS = BUILDER_CONFIGS
   DEFAULT_CONFIG_NAME = 'default'
   MANUAL_DOWNLOAD_INSTRUCTIONS = _INSTRUCTIONS
@@ -188,7 +189,7 @@ class Enterface05(common.VideoBuilder):
   def _split_generators(self, dl_manager):
     cfg = self.builder_config
     manual_dir = self._manual_dir(dl_manager)
-    root, _ = common.find_or_extract(manual_dir, dl_manager, list_videos)
+    root, _ = archives.find_or_extract(manual_dir, dl_manager, list_videos)
     if root is None:
       raise self._missing(manual_dir, 'no .avi videos found')
     sources, skipped = list_sources(root, cfg.exclude_subjects)
@@ -197,6 +198,3 @@ class Enterface05(common.VideoBuilder):
     log.info('%s: %d videos of %d subjects in %s (%d left out)', cfg.name, len(sources),
         len({s.subject for s in sources}), root, len(skipped))
     return {'train': self._generate_examples(sources, skipped)}
-
-  def _generate_examples(self, sources, skipped):
-    yield from self._generate_from_sources(sources, skipped)

@@ -5,20 +5,17 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+from collections.abc import Sequence
 
 import tensorflow_datasets as tfds
 from etils import epath
 
-from tfds_builders import common
+from tfds_builders import archives, common, emotions
 
 log = logging.getLogger(__name__)
 
 MODALITIES = ('VL', 'NI')
 ILLUMINATIONS = ('Strong', 'Weak', 'Dark')
-# Expression folder names of the release -> our class names (same order).
-EXPRESSION_DIRS = dict(zip(
-  ('anger', 'disgust', 'fear', 'happiness', 'sadness', 'surprise'), common.CLASS_NAMES
-))
 IMAGE_SUFFIXES = ('.jpeg', '.jpg', '.png', '.bmp')
 SUBJECT_RE = re.compile(r'P\d+', re.IGNORECASE)
 
@@ -90,31 +87,34 @@ def find_condition_dir(root: epath.Path, modality: str, illumination: str) -> ep
     m = _child(d, modality)
     return m is not None and _child(m, illumination) is not None
 
-  top = common.search_tree(root, lambda d: d.name.lower() == 'originalimg' and cond(d), 4)
-  top = top or common.search_tree(root, cond, 4)
+  top = archives.search_tree(root, lambda d: d.name.lower() == 'originalimg' and cond(d), 4)
+  top = top or archives.search_tree(root, cond, 4)
   return None if top is None else _child(_child(top, modality), illumination)
 
 
-def list_sequences(cond_dir: epath.Path, prefix: str):
-  """Sources (one per subject x expression folder) and skipped entries of a condition."""
+def list_sequences(cond_dir: epath.Path, prefix: str, class_names: Sequence[str]):
+  """Sources (one per subject x expression folder) and skipped entries of a condition.
+
+  An expression folder's name, lowercased, is its class name; other folders are skipped.
+  """
   sources, skipped = [], []
   subjects = sorted(
     (p for p in cond_dir.iterdir() if p.is_dir() and SUBJECT_RE.fullmatch(p.name)),
-    key=lambda p: common.natural_key(p.name),
+    key=lambda p: archives.natural_key(p.name),
   )
   for subj in subjects:
     for expr in sorted(subj.iterdir(), key=lambda p: p.name):
       if not expr.is_dir():
         continue
       video_id = f'{prefix}/{subj.name}/{expr.name}'
-      label = EXPRESSION_DIRS.get(expr.name.lower())
-      if label is None:
+      label = expr.name.lower()
+      if label not in class_names:
         skipped.append(common.Skipped(str(expr), 'unrecognised expression folder'))
         continue
       frames = sorted(
         (p for p in expr.iterdir()
         if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith('.')),
-        key=lambda p: common.natural_key(p.name),
+        key=lambda p: archives.natural_key(p.name),
       )
       if not frames:
         skipped.append(common.Skipped(str(expr), 'unreadable: no image files'))
@@ -141,6 +141,7 @@ class OuluCasia(common.VideoBuilder):
 
   VERSION = tfds.core.Version('1.0.0')
   RELEASE_NOTES = {'1.0.0': 'Initial release.'}
+  CLASS_NAMES = emotions.BASIC_EMOTIONS
   BUILDER_CONFIGS = _configs()
   DEFAULT_CONFIG_NAME = 'vl_strong'
   MANUAL_DOWNLOAD_INSTRUCTIONS = _INSTRUCTIONS
@@ -158,7 +159,7 @@ class OuluCasia(common.VideoBuilder):
         f'illumination one of {ILLUMINATIONS}, got {cfg.modality!r}, {cfg.illumination!r}'
       )
     manual_dir = self._manual_dir(dl_manager)
-    _, cond_dir = common.find_or_extract(
+    _, cond_dir = archives.find_or_extract(
       manual_dir, dl_manager,
       lambda root: find_condition_dir(root, cfg.modality, cfg.illumination),
     )
@@ -167,13 +168,10 @@ class OuluCasia(common.VideoBuilder):
         manual_dir, f'no OriginalImg/{cfg.modality}/{cfg.illumination} folder found'
       )
     sources, skipped = list_sequences(
-      cond_dir, f'{cond_dir.parent.name}/{cond_dir.name}'
+      cond_dir, f'{cond_dir.parent.name}/{cond_dir.name}', self.CLASS_NAMES
     )
     if not sources:
       raise self._missing(manual_dir, f'no image sequences (P*/<Expression>/*.jpeg) in {cond_dir}')
     log.info('%s: %d sequences of %d subjects in %s', cfg.name, len(sources),
         len({s.subject for s in sources}), cond_dir)
     return {'train': self._generate_examples(sources, skipped)}
-
-  def _generate_examples(self, sources, skipped):
-    yield from self._generate_from_sources(sources, skipped)

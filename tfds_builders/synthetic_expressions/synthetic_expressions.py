@@ -12,16 +12,12 @@ same pixels. Stored as array_record (no TensorFlow needed). See README.md.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 
-from etils import epath
 import numpy as np
 import tensorflow_datasets as tfds
 
-from tfds_builders.synthetic_expressions import render
-
-CLASS_NAMES = render.CLASS_NAMES
-DEFAULT_FILE_FORMAT = tfds.core.FileFormat.ARRAY_RECORD
+from tfds_builders import common, emotions
+from tfds_builders.synthetic_expressions import face_model, render
 
 
 @dataclasses.dataclass(eq=False)
@@ -58,11 +54,11 @@ def subject_id(subject: int) -> str:
   return f'S{subject + 1:03d}'
 
 
-def video_id(subject: int, label: int, index: int) -> str:
-  return f'{subject_id(subject)}_{CLASS_NAMES[label]}_{index + 1:02d}'
+def video_id(subject: int, class_name: str, index: int) -> str:
+  return f'{subject_id(subject)}_{class_name}_{index + 1:02d}'
 
 
-class SyntheticExpressions(tfds.core.GeneratorBasedBuilder):
+class SyntheticExpressions(common.ArrayRecordBuilder):
   """Generated face videos of six facial expressions (neutral -> apex)."""
 
   VERSION = tfds.core.Version('1.1.0')
@@ -82,17 +78,7 @@ class SyntheticExpressions(tfds.core.GeneratorBasedBuilder):
           'for tests.'),
   ]
   DEFAULT_CONFIG_NAME = 'default'
-
-  @tfds.core.utils.classproperty
-  @classmethod
-  def code_path(cls) -> epath.Path:
-    # TFDS's default looks the module up with `importlib_resources`, which it
-    # does not depend on (ModuleNotFoundError in download_and_prepare).
-    return epath.Path(inspect.getfile(cls))
-
-  def __init__(self, *, file_format=None, **kwargs):
-    """As `tfds.core.GeneratorBasedBuilder`; file_format defaults to array_record."""
-    super().__init__(file_format=file_format or DEFAULT_FILE_FORMAT, **kwargs)
+  CLASS_NAMES = emotions.BASIC_EMOTIONS  # The renderer's labels: rows of `face_model.APEX`.
 
   def _info(self) -> tfds.core.DatasetInfo:
     cfg = self.builder_config
@@ -103,7 +89,7 @@ class SyntheticExpressions(tfds.core.GeneratorBasedBuilder):
                 shape=shape, dtype=np.uint8,
                 encoding=tfds.features.Encoding.ZLIB,
                 doc='RGB frames, neutral -> apex'),
-            'label': tfds.features.ClassLabel(names=CLASS_NAMES),
+            'label': tfds.features.ClassLabel(names=self.CLASS_NAMES),
             'subject': tfds.features.Text(),
             'video_id': tfds.features.Text(),
         }),
@@ -117,12 +103,12 @@ class SyntheticExpressions(tfds.core.GeneratorBasedBuilder):
   def _generate_examples(self):
     cfg = self.builder_config
     for s in range(cfg.num_subjects):
-      params = render.sample_subject(subject_rng(cfg.seed, s))
-      for label in range(len(CLASS_NAMES)):
+      params = face_model.sample_subject(subject_rng(cfg.seed, s))
+      for label, class_name in enumerate(self.CLASS_NAMES):
         for k in range(cfg.videos_per_class):
           clip = render.render_video(video_rng(cfg.seed, s, label, k), params,
                                      label, cfg.num_frames, cfg.image_size)
-          key = video_id(s, label, k)
+          key = video_id(s, class_name, k)
           yield key, {
               'clip': clip,
               'label': label,
