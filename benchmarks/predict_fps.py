@@ -63,6 +63,7 @@ def main() -> None:
 
   name = os.path.splitext(os.path.relpath(os.path.join(ROOT, args.config), ROOT))[0]
   config = importlib.import_module(name.replace(os.sep, '.')).get_config()
+  config.num_classes = config.num_classes or 6  # a run takes it from the dataset; speed does not
   model = models.create_model(config)
   variables = jax.jit(lambda: model.init(jax.random.key(0),
                                          jnp.zeros(models.input_shape(config)), train=False))()
