@@ -169,9 +169,8 @@ def extract_face_track(frames, size: int, margin: float = CROP_MARGIN, align: bo
 
   `size`, `margin`, `align`: see crop_faces (`align` turns the eye line
   horizontal); `sigma`: see track_faces. Faces smaller than `min_face` of the
-  frame's shorter side are not looked for: a subject fills more than that, and
-  P-Net's cost is mostly in the levels for small faces (0.1 is ~5x faster than
-  20 pixels on 640x480).
+  frame's shorter side are not looked for (see `smallest_face`): a subject fills
+  more than that, and P-Net's cost is mostly in the levels for small faces.
 
   Raises NoFaceError naming `source` (e.g. the video path) when no frame has a
   face: such a video must not silently enter a dataset.

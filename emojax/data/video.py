@@ -178,7 +178,7 @@ class VideoReader:
   def frames(self, wanted: Callable[[int], bool] | None = None
              ) -> Iterator[tuple[int, np.ndarray]]:
     """(index, uint8 [H, W, 3] RGB) of every frame, or of those `wanted(index)` accepts: the
-    others are only demuxed (grabbed), which skips their colour conversion and copy."""
+    others are only grabbed, never converted to pixel arrays. Sets `num_frames` at the end."""
     cap, n = _open_capture(self.path), 0
     try:
       while cap.grab():
