@@ -132,8 +132,8 @@ def test_crop_settings_come_from_the_run_data_record():
 
 
 def test_prediction_imports_no_training_code():
-  code = ('import sys, emojax.predict, emojax.predict.cli; '
-          'print(sorted(m for m in sys.modules if m.startswith(("emojax.train", "tfds_builders"))))')
+  code = ('import sys, emojax.predict, emojax.predict.cli; print(sorted(m for m in sys.modules '
+          'if m.startswith(("emojax.train", "tfds_builders"))))')
   proc = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True,
                         timeout=120)
   assert proc.returncode == 0 and proc.stdout.strip() == '[]', proc.stdout + proc.stderr
