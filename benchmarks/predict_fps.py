@@ -2,13 +2,14 @@
 
     python benchmarks/predict_fps.py [--frames 200] [--stride 4] [--config configs/demo.py]
 
-Writes a 640x480 MJPG AVI (or `--codec mp4v` MP4) of `skimage.data.astronaut()`'s head drifting over a backdrop (the
-tests' fake face video, larger), builds the config's model with random weights (speed does not
-depend on them), predicts once to warm up (compiles the detector's pyramid levels and buckets and
-the model; `warmup_s`), then times:
+Writes a 640x480 MJPG AVI (or `--codec mp4v` MP4) of `skimage.data.astronaut()`'s head drifting
+over a backdrop (the tests' fake face video, larger), builds the config's model with random weights
+(speed does not depend on them; with no data record the face crops take the builders' default
+size, `emojax.data.faces.STORED_CROP_SIZE`), predicts once to warm up (compiles the detector's
+pyramid levels and buckets and the model; `warmup_s`), then times:
 
-  decode   one pass of OpenCV decoding alone
-  faces    `predict.face_track` on the file (decode + MTCNN + track + crop) minus `decode`
+  decode   one pass of the streaming reader alone (`emojax.data.video.VideoReader`, OpenCV)
+  faces    `timeline.face_track` on the file (decode + MTCNN + track + crop) minus `decode`
   model    the windows through the jitted model (softmax included), on the face crops
   total    `predict_video` end to end (no output files)
 
@@ -52,15 +53,17 @@ def main() -> None:
   ap.add_argument('--video', default=None, help='time this video instead of a generated one')
   args = ap.parse_args()
 
-  import cv2
   import jax
   import jax.numpy as jnp
   import numpy as np
 
-  from emojax import models, predict
+  from emojax import checkpoints, models
+  from emojax.data import video
+  from emojax.predict import timeline
 
   name = os.path.splitext(os.path.relpath(os.path.join(ROOT, args.config), ROOT))[0]
   config = importlib.import_module(name.replace(os.sep, '.')).get_config()
+  config.num_classes = config.num_classes or 6  # a run takes it from the dataset; speed does not
   model = models.create_model(config)
   variables = jax.jit(lambda: model.init(jax.random.key(0),
                                          jnp.zeros(models.input_shape(config)), train=False))()
@@ -68,54 +71,48 @@ def main() -> None:
   suffix = '.avi' if args.codec == 'MJPG' else '.mp4'
   path = args.video or make_video(os.path.join(tmp, 'face_640x480' + suffix), args.frames,
                                   codec=args.codec)
-  kwargs = dict(model=model, variables=variables, config=config, stride=args.stride,
-                batch_size=args.batch_size, progress=False)
+  restored = checkpoints.Restored(config, model, variables, -1, '<benchmark>')
+  size, margin = timeline.crop_settings(restored)  # no data record: the builders' defaults
+  kwargs = dict(restored=restored, stride=args.stride, batch_size=args.batch_size, progress=False)
 
   # Warm-up on the same video: every jit (pyramid levels, the batch and R/O-Net crop buckets this
   # video needs, the model) compiles; a first prediction on a new video pays that once.
   start = time.perf_counter()
-  predict.predict_video(path, **kwargs)
+  timeline.predict_video(path, **kwargs)
   warm_s = time.perf_counter() - start
 
   load = [round(os.getloadavg()[0], 2)]
   start = time.perf_counter()
-  cap, n = cv2.VideoCapture(path), 0
-  while True:
-    ok, bgr = cap.read()
-    if not ok:
-      break
-    cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    n += 1
-  cap.release()
+  n = sum(len(chunk) for chunk in video.VideoReader(path).chunks())
   decode_s = time.perf_counter() - start
 
   start = time.perf_counter()
-  track = predict.face_track(path, predict.face_size(config), progress=False)
+  track = timeline.face_track(path, size, margin=margin, progress=False)
   faces_s = time.perf_counter() - start - decode_s
 
-  idx = predict.window_indices(n, config.num_frames, config.num_frames, args.stride)
+  idx = timeline.window_indices(n, config.num_frames, config.num_frames, args.stride)
   start = time.perf_counter()
   out = []
   for b in range(0, len(idx), args.batch_size):
-    # pylint: disable=protected-access
-    clips = predict._model_inputs(track.crops[idx[b:b + args.batch_size]], config)
+    clips = timeline.model_inputs(track.crops[idx[b:b + args.batch_size]], config)
     if len(clips) < args.batch_size:
       clips = np.concatenate([clips, np.repeat(clips[-1:], args.batch_size - len(clips), 0)])
-    out.append(predict._probabilities(model, variables, clips))
+    out.append(timeline.probabilities(model, variables, clips))
   jax.block_until_ready(out)
   model_s = time.perf_counter() - start
 
   start = time.perf_counter()
-  pred = predict.predict_video(path, **kwargs)
+  pred = timeline.predict_video(path, **kwargs)
   total_s = time.perf_counter() - start
   load.append(round(os.getloadavg()[0], 2))
   assert pred.num_frames == n
 
   result = {
-      'video': os.path.basename(path), 'frames': n, 'frame_size': list(pred.frame_size), 'stride': args.stride,
+      'video': os.path.basename(path), 'frames': n, 'frame_size': list(pred.frame_size),
+      'stride': args.stride,
       'windows': len(idx), 'model': config.model.name, 'width': config.model.width,
       'num_frames': config.num_frames, 'image_size': config.image_size,
-      'face_size': predict.face_size(config), 'faces_found': int(pred.face_found.sum()),
+      'face_size': size, 'faces_found': int(pred.face_found.sum()),
       'warmup_s': round(warm_s, 1),
       'decode_fps': round(n / decode_s, 1), 'faces_fps': round(n / faces_s, 1),
       'model_fps': round(n / model_s, 1), 'model_windows_per_s': round(len(idx) / model_s, 1),

@@ -29,13 +29,13 @@ def main() -> None:
   ap.add_argument('--batch_size', type=int, default=16, help="the detector's frames per call")
   args = ap.parse_args()
 
-  from emojax.data import faces
+  from emojax.data import faces, mtcnn
   from tfds_builders import fakes
 
   width, height = (int(v) for v in args.size.split('x'))
   frames = fakes.fake_face_frames(args.frames, (width, height), seed=0)
-  detector = faces.FaceDetector(batch_size=args.batch_size)
-  min_face = max(detector.min_face_size, 0.1 * min(height, width))  # extract_face_track's floor
+  detector = mtcnn.FaceDetector(batch_size=args.batch_size)
+  min_face = faces.smallest_face(detector, (height, width))  # extract_face_track's floor
   start = time.perf_counter()
   faces.extract_face_track(frames, args.face, detector=detector)
   warm_s = time.perf_counter() - start

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import skimage.data
 
-from emojax.data import faces
+from emojax.data import faces, mtcnn
 
 S = 512  # Every frame is 512x512 so the jitted P-Net levels compile once.
 # The astronaut's face (checked by eye): x 180-268, y 60-173 in the 512x512 photo.
@@ -18,7 +18,7 @@ FACE = np.array([181., 61., 268., 173.])
 def detector():
   # min_face_size 52 (> 10% of 512, extract_face_track's default floor) keeps one
   # pyramid for every call, and few levels; batch_size 4 keeps batch shapes few.
-  return faces.FaceDetector(min_face_size=52, batch_size=4)
+  return mtcnn.FaceDetector(min_face_size=52, batch_size=4)
 
 
 @pytest.fixture(scope='module')
@@ -39,7 +39,7 @@ def _canvas(image, scale=1.0, dx=0, dy=0, fill=100):
 
 def test_weights_load_into_the_networks():
   # load_params checks every array against the flax module's parameter shapes.
-  params = faces.load_params('onet')
+  params = mtcnn.load_params('onet')
   assert params['params']['fc5']['kernel'].shape == (1152, 256)
   assert params['params']['prelu1']['alpha'].shape == (32,)
 
@@ -143,7 +143,7 @@ def test_faceless_video_raises_naming_source(detector):
 def test_track_faces_keeps_the_subject():
   def det(*boxes):
     boxes = np.array(boxes, np.float32).reshape(-1, 4)
-    return faces.Detection(boxes, np.full(len(boxes), 0.99, np.float32),
+    return mtcnn.Detection(boxes, np.full(len(boxes), 0.99, np.float32),
                            np.zeros((len(boxes), 5, 2), np.float32))
   subject, extra = [200, 150, 300, 270], [20, 20, 70, 80]  # Big central, small corner.
   detections = [det(extra, subject), det(subject), det(), det(extra), det(subject, extra),
@@ -157,9 +157,9 @@ def test_track_faces_keeps_the_subject():
 
 def test_track_faces_interpolates_and_smooths():
   def det(x):
-    return faces.Detection(np.array([[x, 100, x + 100, 200]], np.float32),
+    return mtcnn.Detection(np.array([[x, 100, x + 100, 200]], np.float32),
                            np.ones(1, np.float32), np.zeros((1, 5, 2), np.float32))
-  empty = faces.Detection(np.zeros((0, 4), np.float32), np.zeros(0, np.float32),
+  empty = mtcnn.Detection(np.zeros((0, 4), np.float32), np.zeros(0, np.float32),
                           np.zeros((0, 5, 2), np.float32))
   detections = [det(100), empty, empty, det(130), det(140), empty]
   boxes, found = faces.track_faces(detections, (480, 640), sigma=0)

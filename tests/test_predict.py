@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 import emojax
-from emojax import predict
+from emojax import checkpoints, predict
 from emojax.data import faces
+from emojax.predict import timeline as timeline_lib
 from emojax.data.video import VideoReadError
 
 from conftest import ROOT, tiny_config
@@ -65,6 +66,9 @@ def test_outputs_are_consistent(video, restored, tmp_path):
   assert names == list(pred.class_names) == ['anger', 'disgust', 'fear', 'happiness', 'sadness',
                                              'surprise']  # from the workdir's results.json
   assert timeline['fps'] == pytest.approx(10.0) and len(timeline['frames']) == NUM_FRAMES
+  # The crops are the run's dataset's (synthetic_expressions/tiny: 32 pixels, no margin recorded).
+  assert timeline['settings']['face_size'] == restored.data.crop_size == 32
+  assert timeline['settings']['face_margin'] == faces.CROP_MARGIN
   for i, frame in enumerate(timeline['frames']):
     assert frame['frame'] == i and frame['time'] == pytest.approx(i / 10.0)
     if frame['label'] is None:
@@ -112,6 +116,27 @@ def test_face_track_is_the_builders_pipeline(frames):
   np.testing.assert_array_equal(streamed.found, whole.found)
   np.testing.assert_allclose(streamed.boxes, whole.boxes, atol=1e-4)
   np.testing.assert_array_equal(streamed.crops, whole.crops)
+
+
+def test_crop_settings_come_from_the_run_data_record():
+  config = tiny_config()  # image_size 24
+
+  def settings(data):
+    return timeline_lib.crop_settings(checkpoints.Restored(config, None, {}, 0, 'W', data))
+
+  assert settings(checkpoints.DataRecord('d', ('a', 'b'), 40, 0.3)) == (40, 0.3)
+  assert settings(checkpoints.DataRecord('d', ('a', 'b'), 40)) == (40, faces.CROP_MARGIN)
+  assert settings(None) == (faces.STORED_CROP_SIZE, faces.CROP_MARGIN)
+  with pytest.raises(ValueError, match=r'W: config.image_size=24 is larger .* \(20 pixels'):
+    settings(checkpoints.DataRecord('d', ('a', 'b'), 20))
+
+
+def test_prediction_imports_no_training_code():
+  code = ('import sys, emojax.predict, emojax.predict.cli; print(sorted(m for m in sys.modules '
+          'if m.startswith(("emojax.train", "tfds_builders"))))')
+  proc = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True,
+                        timeout=120)
+  assert proc.returncode == 0 and proc.stdout.strip() == '[]', proc.stdout + proc.stderr
 
 
 def test_spanned_windows_sample_at_a_fixed_interval():

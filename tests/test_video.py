@@ -161,3 +161,81 @@ def test_read_image_sequence_errors(tmp_path):
     assert e.value.path == os.fspath(tmp_path / name)
   with pytest.raises(video.VideoReadError, match='zero frames'):
     video.read_image_sequence([])
+
+
+# ---------------------------------------------------------------------------
+# The streaming reader.
+
+def test_reader_chunks_equal_read_video(avi):
+  reader = video.VideoReader(avi)
+  assert reader.fps == pytest.approx(25) and reader.frame_count_hint == 20
+  assert reader.num_frames is None
+  chunks = list(reader.chunks(7))
+  assert [len(c) for c in chunks] == [7, 7, 6] and reader.num_frames == 20
+  np.testing.assert_array_equal(np.concatenate(chunks), video.read_video(avi))
+
+
+def test_reader_decodes_only_the_wanted_frames(avi):
+  reader = video.VideoReader(avi)
+  frames = reader.decode([3, 17, 17, 40])  # 40 does not exist.
+  assert sorted(frames) == [3, 17] and reader.num_frames == 20
+  all_frames = video.read_video(avi)
+  np.testing.assert_array_equal(frames[3], all_frames[3])
+  np.testing.assert_array_equal(frames[17], all_frames[17])
+
+
+def test_open_frames_reads_arrays_and_files_alike(avi):
+  frames = _frames(5)
+  source = video.open_frames(frames)
+  assert source.fps is None and source.frame_count_hint == 5 and source.name == '<array>'
+  np.testing.assert_array_equal(np.concatenate(list(source.chunks(2))), frames)
+  assert video.open_frames(avi, fps=10).fps == 10
+  with pytest.raises(ValueError, match='uint8'):
+    video.open_frames(frames.astype(np.float32))
+
+
+def _bad_file(tmp_path, case):
+  path = tmp_path / {'text': 'notes.txt', 'image': 'still.png', 'image_as_avi': 'still.avi'
+                     }.get(case, f'{case}.avi')
+  if case == 'empty':
+    path.write_bytes(b'')
+  elif case == 'garbage':
+    path.write_bytes(np.random.default_rng(0).bytes(4096))
+  elif case == 'text':  # FFmpeg's tty demuxer would "play" it as ANSI art.
+    path.write_text('not a video\n' * 50)
+  elif case in ('image', 'image_as_avi'):
+    _, png = cv2.imencode('.png', np.zeros((32, 32, 3), np.uint8))
+    path.write_bytes(png.tobytes())
+  elif case == 'no_frames':
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'MJPG'), 25, (64, 48))
+    writer.release()
+  return path
+
+
+@pytest.mark.parametrize('case, problem', [
+    ('missing', 'file not found'), ('empty', 'file is empty'), ('garbage', 'not decodable'),
+    ('text', 'not a video'), ('image', 'is a still image'), ('image_as_avi', 'is a still image'),
+    ('no_frames', 'zero frames decoded')])
+def test_every_reader_use_raises_naming_the_file(tmp_path, case, problem):
+  path = _bad_file(tmp_path, case)
+  uses = [video.read_video, lambda p: video.read_video_clip(p, 4),
+          lambda p: list(video.open_frames(p).chunks())]
+  for use in uses:
+    with pytest.raises(video.VideoReadError, match=f'{path.name}: {problem}') as e:
+      use(path)
+    assert e.value.path == str(path)
+
+
+def test_read_video_clip_rejects_unstable_frame_count(avi, monkeypatch):
+  """Each pass decodes one frame fewer: the recount disagrees with the second decode."""
+  frames, passes = video.VideoReader.frames, []
+
+  def fewer_each_pass(self, wanted=None):
+    passes.append(None)
+    last = 20 - len(passes)
+    yield from frames(self, lambda i: i < last and (wanted is None or wanted(i)))
+    self.num_frames = last
+
+  monkeypatch.setattr(video.VideoReader, 'frames', fewer_each_pass)
+  with pytest.raises(video.VideoReadError, match=r'clip.avi: frame count unstable .*\(19 vs 18\)'):
+    video.read_video_clip(avi, 4)

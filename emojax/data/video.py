@@ -1,6 +1,8 @@
 """Video decoding (OpenCV) and temporal sampling on frame indices.
 
-Decoding returns `uint8 [N, H, W, 3]` RGB arrays. Sampling works on indices only
+One streaming reader, `VideoReader`, decodes every video: `read_video`, `read_video_clip` (which
+decodes only the frames a clip needs) and prediction (in chunks, so a long video need not fit in
+memory). Decoding returns `uint8 [N, H, W, 3]` RGB arrays. Sampling works on indices only
 (pure numpy), so the same index lists serve decoding, training and prediction:
 
     idx = sample_indices(num_frames, clip_len=16, method='fixed_interval')
@@ -16,14 +18,19 @@ Two samplers, by name:
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import cv2
 import numpy as np
 
 __all__ = [
   'VideoReadError',
+  'VideoReader',
+  'FrameArray',
+  'open_frames',
+  'to_rgb',
   'read_video',
   'read_video_clip',
   'read_image',
@@ -109,12 +116,19 @@ def sample_indices(num_frames: int, clip_len: int, method: str) -> np.ndarray:
 # Decoding.
 
 
-def open_video(path: os.PathLike | str) -> cv2.VideoCapture:
-  path = os.fspath(path)
+CHUNK_FRAMES = 32  # frames a streaming pass decodes at a time
+IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.gif', '.webp', '.tif', '.tiff')
+
+
+def _check_file(path: str) -> None:
   if not os.path.isfile(path):
     raise VideoReadError(path, 'file not found')
   if os.path.getsize(path) == 0:
     raise VideoReadError(path, 'file is empty (0 bytes)')
+
+
+def _open_capture(path: str) -> cv2.VideoCapture:
+  _check_file(path)
   cap = cv2.VideoCapture(path)
   if not cap.isOpened():
     cap.release()
@@ -130,31 +144,103 @@ def to_rgb(bgr: np.ndarray) -> np.ndarray:
   return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def _decode(path, keep: Callable[[int], bool]) -> tuple[dict[int, np.ndarray], int]:
-  """Decodes sequentially; returns {index: RGB frame} for kept indices and the count."""
-  cap = open_video(path)
-  frames, n = {}, 0
-  try:
-    while cap.grab():
-      if keep(n):
-        ok, bgr = cap.retrieve()
-        if not ok or bgr is None:
-          raise VideoReadError(path, f'frame {n} could not be decoded')
-        frames[n] = to_rgb(bgr)
-      n += 1
-  except cv2.error as e:
-    raise VideoReadError(path, f'decoding failed at frame {n}: {e}') from e
-  finally:
-    cap.release()
-  if n == 0:
-    raise VideoReadError(path, 'zero frames decoded')
-  return frames, n
+class VideoReader:
+  """A video file, checked when opened, then decoded as a stream, as often as needed.
+
+  Opening fails (VideoReadError naming the file) for a missing or empty file, a still image, a
+  text file (FFmpeg's tty demuxer "plays" any text as ANSI art) and anything OpenCV cannot open.
+  Each pass over `frames` or `chunks` decodes from the start and holds one frame (or chunk) at a
+  time.
+
+  Attributes:
+    fps: frames per second the container declares; None if it declares no usable rate.
+    frame_count_hint: frames the container declares (None if unknown); files can be wrong.
+    num_frames: frames the last complete pass decoded (None before one).
+  """
+
+  def __init__(self, path: os.PathLike | str):
+    self.path = self.name = os.fspath(path)
+    _check_file(self.path)
+    if self.path.lower().endswith(IMAGE_SUFFIXES) or cv2.haveImageReader(self.path):
+      raise VideoReadError(self.path, 'is a still image, not a video')
+    cap = _open_capture(self.path)
+    try:
+      fourcc = int(cap.get(cv2.CAP_PROP_FOURCC))
+      if fourcc > 0 and fourcc.to_bytes(4, 'little').decode('latin-1') == 'ansi':
+        raise VideoReadError(self.path, 'not a video (FFmpeg reads it only as a text file)')
+      fps, count = cap.get(cv2.CAP_PROP_FPS), cap.get(cv2.CAP_PROP_FRAME_COUNT)
+    finally:
+      cap.release()
+    self.fps = float(fps) if fps and math.isfinite(fps) and 0 < fps < 1000 else None
+    self.frame_count_hint = int(count) if 0 < count < 1e9 else None
+    self.num_frames = None
+
+  def frames(self, wanted: Callable[[int], bool] | None = None
+             ) -> Iterator[tuple[int, np.ndarray]]:
+    """(index, uint8 [H, W, 3] RGB) of every frame, or of those `wanted(index)` accepts: the
+    others are only grabbed, never converted to pixel arrays. Sets `num_frames` at the end."""
+    cap, n = _open_capture(self.path), 0
+    try:
+      while cap.grab():
+        if wanted is None or wanted(n):
+          ok, bgr = cap.retrieve()
+          if not ok or bgr is None:
+            raise VideoReadError(self.path, f'frame {n} could not be decoded')
+          yield n, to_rgb(bgr)
+        n += 1
+    except cv2.error as e:
+      raise VideoReadError(self.path, f'decoding failed at frame {n}: {e}') from e
+    finally:
+      cap.release()
+    if n == 0:
+      raise VideoReadError(self.path, 'zero frames decoded')
+    self.num_frames = n
+
+  def chunks(self, size: int = CHUNK_FRAMES) -> Iterator[np.ndarray]:
+    """Every frame in order, as uint8 [size, H, W, 3] RGB arrays (the last one shorter)."""
+    chunk = []
+    for _, frame in self.frames():
+      chunk.append(frame)
+      if len(chunk) == size:
+        yield np.stack(chunk)
+        chunk = []
+    if chunk:
+      yield np.stack(chunk)
+
+  def decode(self, indices: Iterable[int]) -> dict[int, np.ndarray]:
+    """{index: frame} of the frames at `indices` (those that exist) in one pass; sets num_frames."""
+    wanted = set(indices)
+    return dict(self.frames(wanted.__contains__))
+
+
+class FrameArray:
+  """uint8 [N, H, W, 3] RGB frames in memory, read like a `VideoReader` (`chunks`, `fps`)."""
+
+  def __init__(self, frames, fps: float | None = None, name: str = '<array>'):
+    array = np.asarray(frames)
+    if array.ndim != 4 or array.shape[-1] != 3 or array.dtype != np.uint8 or not len(array):
+      raise ValueError(f'{name}: expected uint8 [N, H, W, 3] RGB frames, got {array.dtype} '
+                       f'{array.shape}')
+    self.array, self.name, self.fps = array, name, fps
+    self.frame_count_hint = self.num_frames = len(array)
+
+  def chunks(self, size: int = CHUNK_FRAMES) -> Iterator[np.ndarray]:
+    for start in range(0, len(self.array), size):
+      yield self.array[start:start + size]
+
+
+def open_frames(path_or_frames, fps: float | None = None) -> VideoReader | FrameArray:
+  """A `VideoReader` of a file path, or a `FrameArray` of frames; `fps` overrides a file's own."""
+  if isinstance(path_or_frames, (str, os.PathLike)):
+    reader = VideoReader(path_or_frames)
+    reader.fps = fps or reader.fps
+    return reader
+  return FrameArray(path_or_frames, fps)
 
 
 def read_video(path: os.PathLike | str) -> np.ndarray:
   """All frames of a video file as `uint8 [N, H, W, 3]` RGB."""
-  frames, n = _decode(path, lambda i: True)
-  return np.stack([frames[i] for i in range(n)])
+  return np.stack([frame for _, frame in VideoReader(path).frames()])
 
 
 def read_video_clip(
@@ -170,26 +256,25 @@ def read_video_clip(
   Raises VideoReadError also for a truncated file: one where fewer than 90%
   of the frames its container declares can be decoded.
   """
-  cap = open_video(path)
-  reported = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-  cap.release()
-  if reported > 0:
-    idx = sample_indices(reported, clip_len, method)
-    wanted = set(idx.tolist())
-    frames, n = _decode(path, wanted.__contains__)
-    if n == reported:
+  reader = VideoReader(path)
+  declared = reader.frame_count_hint
+  if declared:
+    idx = sample_indices(declared, clip_len, method)
+    frames = reader.decode(idx.tolist())
+    n = reader.num_frames
+    if n == declared:
       return np.stack([frames[i] for i in idx]), n
-    if n < 0.9 * reported - 1:
+    if n < 0.9 * declared - 1:
       raise VideoReadError(
-        path, f'truncated: the container declares {reported} frames, only {n} decode'
+        path, f'truncated: the container declares {declared} frames, only {n} decode'
       )
   else:
-    frames, n = _decode(path, lambda i: False)  # Count only.
+    reader.decode([])  # Count only.
+    n = reader.num_frames
   idx = sample_indices(n, clip_len, method)
-  wanted = set(idx.tolist())
-  frames, n2 = _decode(path, wanted.__contains__)
-  if n2 != n:
-    raise VideoReadError(path, f'frame count unstable across decodes ({n} vs {n2})')
+  frames = reader.decode(idx.tolist())
+  if reader.num_frames != n:
+    raise VideoReadError(path, f'frame count unstable across decodes ({n} vs {reader.num_frames})')
   return np.stack([frames[i] for i in idx]), n
 
 
@@ -203,11 +288,8 @@ def read_image(path: os.PathLike | str) -> np.ndarray:
   even though libjpeg would decode its first part with a warning.
   """
   path = os.fspath(path)
-  if not os.path.isfile(path):
-    raise VideoReadError(path, 'file not found')
+  _check_file(path)
   data = np.fromfile(path, dtype=np.uint8)
-  if data.size == 0:
-    raise VideoReadError(path, 'file is empty (0 bytes)')
   raw = data.tobytes()
   if raw.startswith(_JPEG_SOI) and _JPEG_EOI not in raw[-64:]:
     raise VideoReadError(path, 'truncated JPEG (no end-of-image marker)')

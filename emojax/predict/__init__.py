@@ -1,0 +1,38 @@
+"""Any video -> per-window emotion probabilities and a smoothed per-frame timeline (+ CLI).
+
+    import emojax
+    pred = emojax.predict_video('clip.mp4', checkpoint='/tmp/emojax_demo', out_dir='/tmp/pred')
+    pred.labels          # per frame: a class name, or None where no face was found
+    pred.probabilities   # float32 [N, num_classes], NaN where a frame has no label
+
+    python -m emojax.predict VIDEO --checkpoint=WORKDIR --out=DIR [--stride=4] [--annotate]
+    python -m emojax.predict --camera=0 --checkpoint=WORKDIR      # live labels on stdout
+
+Modules: `timeline` (face track, windows, the model, `predict_video`), `outputs` (`Prediction` and
+its files), `cli` (`main`, camera mode).
+
+The frames go through the builders' face pipeline (`tfds_builders/common.py::process_source`):
+MTCNN on every frame, the subject's track over the whole video, boxes smoothed over time, square
+crops with no alignment, at the size and margin the run's dataset stored (its `DataRecord`; the
+builders' defaults, `emojax.data.faces.STORED_CROP_SIZE` and `CROP_MARGIN`, for a run that recorded
+none), then `eval_transform`'s centre crop to `config.image_size`. Detection is streamed in chunks
+(a long video need not fit in memory; the video is decoded a second time for cropping when its
+frames exceed `max_cached_bytes`); on any input the crops equal
+`extract_face_track(frames, size, margin)`'s.
+
+Windows: `config.num_frames` frames per window, starting every `stride` frames (plus one window
+flush with the end, so every frame is covered). By default the window's frames are consecutive
+(span = num_frames). With `span` > num_frames the window covers `span` frames and takes
+`num_frames` of them at a fixed interval (`emojax.data.video.fixed_interval_indices`, the sampling
+the datasets use), which suits models trained on whole, longer expressions. Windows in which
+fewer than `min_face_fraction` of the sampled frames had a detected face are not run.
+
+Timeline: each frame averages the probabilities of the run windows whose span covers it, then
+`emojax.data.smoothing.gaussian_smooth` over time (`smoothing` seconds, its sigma; normalised over
+labelled frames only). Frames without a detected face have `face_found: false` and no
+probabilities or label: nothing is guessed.
+"""
+from emojax.predict.outputs import Prediction
+from emojax.predict.timeline import VideoTooShortError, face_track, predict_video, window_indices
+
+__all__ = ['predict_video', 'Prediction', 'VideoTooShortError', 'face_track', 'window_indices']

@@ -1,0 +1,119 @@
+"""Any video -> an emotion timeline, on the command line; or live labels from a camera.
+
+    python -m emojax.predict VIDEO --checkpoint=WORKDIR --out=DIR [--stride=4] [--annotate]
+    python -m emojax.predict --camera=0 --checkpoint=WORKDIR      # live labels on stdout
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import sys
+
+import cv2
+import numpy as np
+from absl import logging as absl_logging
+
+from emojax import checkpoints
+from emojax.data import faces, mtcnn
+from emojax.data import video as video_lib
+from emojax.data.video import VideoReadError
+from emojax.predict import timeline
+
+
+def run_camera(index: int, restored, stride: int = 4, max_frames: int | None = None,
+               detector: mtcnn.FaceDetector | None = None, out=print) -> None:
+  """Live labels from camera `index`: one line per `stride` frames once a window is full.
+
+  Per frame the best-scoring face is detected (no whole-video track is possible live), its box
+  smoothed with an exponential moving average, cropped as the builders do, and the last
+  `config.num_frames` crops form the window. Stops on Ctrl-C, at `max_frames`, or when the camera
+  stops delivering frames.
+  """
+  config = restored.config
+  size, margin = timeline.crop_settings(restored)
+  cap = cv2.VideoCapture(index)
+  if not cap.isOpened():
+    raise VideoReadError(f'camera {index}', 'cannot be opened (no such camera, or it is busy)')
+  detector = detector or mtcnn.default_detector()
+  names = restored.class_names
+  window, box, n = collections.deque(maxlen=config.num_frames), None, 0
+  try:
+    while max_frames is None or n < max_frames:
+      ok, bgr = cap.read()
+      if not ok:
+        break
+      rgb = video_lib.to_rgb(bgr)
+      det = detector(rgb, faces.smallest_face(detector, rgb.shape))[0]
+      n += 1
+      if not len(det.boxes):
+        window.clear()  # A window must not mix in frames without the face.
+        out(f'frame {n:6d}  no face')
+        continue
+      box = det.boxes[0] if box is None else 0.6 * box + 0.4 * det.boxes[0]
+      window.append(faces.crop_faces(rgb[None], box[None], size, margin)[0])
+      if len(window) == config.num_frames and n % stride == 0:
+        clips = timeline.model_inputs(np.stack(window)[None], config)
+        p = np.asarray(timeline.probabilities(restored.model, restored.variables, clips))[0]
+        out(f'frame {n:6d}  {names[int(np.argmax(p))]:<10s} {float(np.max(p)):.2f}')
+  except KeyboardInterrupt:
+    pass
+  finally:
+    cap.release()
+
+
+def _parser() -> argparse.ArgumentParser:
+  class Parser(argparse.ArgumentParser):
+    def error(self, message):  # One line on stderr, exit 2.
+      self.exit(2, f'error: {message} (see --help)\n')
+
+  p = Parser(prog='python -m emojax.predict', description=__doc__.split('\n')[0])
+  p.add_argument('video', nargs='?', help='video file (anything OpenCV reads: mp4, avi, mov, webm)')
+  p.add_argument('--checkpoint', required=True,
+                 help='a launch.py workdir, one of its fold_K folders or a checkpoint folder')
+  p.add_argument('--out', help='output directory (timeline.json / .csv / .png, annotated.mp4)')
+  p.add_argument('--stride', type=int, default=4, help='frames between window starts')
+  p.add_argument('--span', type=int, default=None,
+                 help='frames one window covers (default: config.num_frames, consecutive)')
+  p.add_argument('--smoothing', type=float, default=0.2, help='timeline smoothing sigma, seconds')
+  p.add_argument('--batch_size', type=int, default=8, help='windows per model call')
+  p.add_argument('--fold', type=int, default=None, help='fold of the workdir (default: first)')
+  p.add_argument('--annotate', action='store_true', help='also write annotated.mp4')
+  p.add_argument('--camera', type=int, default=None, help='live camera index instead of a video')
+  return p
+
+
+def main(argv=None) -> int:
+  args = _parser().parse_args(argv)
+  if args.camera is None and (not args.video or not args.out):
+    _parser().error('give a VIDEO and --out=DIR, or --camera=INDEX')
+  # stderr carries the error line alone: no Orbax restore notes, FFmpeg or OpenCV warnings (the
+  # error says what was wrong with the file).
+  absl_logging.set_verbosity(absl_logging.ERROR)
+  os.environ.setdefault('OPENCV_FFMPEG_LOGLEVEL', '-8')  # AV_LOG_QUIET; read at each open.
+  cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+  try:
+    if args.camera is not None:
+      run_camera(args.camera, checkpoints.restore(args.checkpoint, fold=args.fold),
+                 stride=args.stride)
+      return 0
+    video_lib.VideoReader(args.video)  # A bad video fails before the model loads.
+    restored = checkpoints.restore(args.checkpoint, fold=args.fold)
+    pred = timeline.predict_video(
+        args.video, restored=restored, stride=args.stride, span=args.span,
+        smoothing=args.smoothing, batch_size=args.batch_size, out_dir=args.out,
+        annotate=args.annotate)
+  except (VideoReadError, timeline.VideoTooShortError, faces.NoFaceError, FileNotFoundError,
+          ValueError) as e:
+    print(f'error: {" ".join(str(e).split())}', file=sys.stderr)
+    return 1
+  except KeyboardInterrupt:
+    print('error: interrupted', file=sys.stderr)
+    return 130
+  labels = [label for label in pred.labels if label]
+  top = max(set(labels), key=labels.count) if labels else 'none'
+  print(f'{pred.num_frames} frames ({pred.num_frames / pred.fps:.1f}s), face in '
+        f'{int(pred.face_found.sum())}, labelled {len(labels)}, most frequent: {top}; '
+        f'{len(pred.window_indices)} windows; outputs in {args.out}')
+  return 0
+

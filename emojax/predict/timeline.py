@@ -1,0 +1,244 @@
+"""The timeline of one video: face track, windows, the model on each window, per-frame averages.
+
+See the package docstring (`emojax.predict`) for what each step does.
+"""
+from __future__ import annotations
+
+import functools
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from tqdm.auto import tqdm
+
+from emojax import checkpoints
+from emojax.data import faces, flow, mtcnn
+from emojax.data import video as video_lib
+from emojax.data.smoothing import gaussian_smooth
+from emojax.data.video import VideoReadError
+from emojax.models import normalize_clip
+from emojax.predict.outputs import Prediction
+
+DEFAULT_FPS = 25.0  # of an array, or of a file that declares no frame rate
+
+
+class VideoTooShortError(ValueError):
+  """The video has fewer frames than one prediction window."""
+
+
+def _progress(total, desc: str, unit: str, enabled: bool | None):
+  # enabled=None: a bar only when stderr is a terminal (scripts and pipes stay clean).
+  return tqdm(total=total, desc=desc, unit=unit, disable=None if enabled is None else not enabled,
+              dynamic_ncols=True, leave=False)
+
+
+# ----------------------------------------------------------------------------
+# Faces.
+
+
+def crop_settings(restored: checkpoints.Restored) -> tuple[int, float]:
+  """(side, margin) of the face crops the run's dataset stored, from its `DataRecord`; the
+  builders' defaults (`faces.STORED_CROP_SIZE`, `faces.CROP_MARGIN`) where the run recorded none."""
+  record = restored.data
+  size = faces.STORED_CROP_SIZE if record is None else record.crop_size
+  margin = faces.CROP_MARGIN if record is None or record.crop_margin is None else record.crop_margin
+  if size < restored.config.image_size:
+    raise ValueError(f'{restored.path}: config.image_size={restored.config.image_size} is larger '
+                     f'than the face crops of its dataset ({size} pixels)')
+  return size, margin
+
+
+def face_track(path_or_frames, size: int, *, margin: float = faces.CROP_MARGIN,
+               detector: mtcnn.FaceDetector | None = None, fps: float | None = None,
+               max_cached_bytes: int = 1 << 30, progress: bool | None = None) -> faces.FaceTrack:
+  """`extract_face_track(frames, size, margin)` streamed over a video file or an array.
+
+  Detection runs chunk by chunk; decoded frames are kept for cropping up to `max_cached_bytes`,
+  beyond that the video is decoded again. Raises NoFaceError when no frame has a face.
+  """
+  source = video_lib.open_frames(path_or_frames, fps)
+  return _face_track(source, size, margin, detector, max_cached_bytes, progress)[0]
+
+
+def _face_track(source, size, margin, detector, max_cached_bytes, progress):
+  """(FaceTrack, (height, width) of the frames) of a `VideoReader` or `FrameArray`."""
+  detector = detector or mtcnn.default_detector()
+  detections, cache, cached, shape = [], [], 0, None
+  with _progress(source.frame_count_hint, 'faces', 'frame', progress) as bar:
+    for chunk in source.chunks():
+      if shape is None:
+        shape = tuple(int(v) for v in chunk.shape[1:3])
+      detections += detector(chunk, faces.smallest_face(detector, shape))
+      cached += chunk.nbytes
+      if cache is not None and cached <= max_cached_bytes:
+        cache.append(chunk)
+      else:
+        cache = None  # Over budget: decode again for cropping.
+      bar.update(len(chunk))
+  try:
+    boxes, found = faces.track_faces(detections, shape)
+  except faces.NoFaceError:
+    raise faces.NoFaceError(f'{source.name}: no face detected in any of its {len(detections)} '
+                            'frames') from None
+  crops = np.empty((len(detections), size, size, 3), np.uint8)
+  n = 0
+  for chunk in (cache if cache is not None else source.chunks()):
+    k = min(len(chunk), len(detections) - n)
+    crops[n:n + k] = faces.crop_faces(chunk[:k], boxes[n:n + k], size, margin)
+    n += k
+  if n != len(detections):
+    raise VideoReadError(source.name, f'decoded {len(detections)} frames, then {n} on re-reading')
+  return faces.FaceTrack(crops, boxes, found), shape
+
+
+# ----------------------------------------------------------------------------
+# Windows and timeline.
+
+
+def window_indices(num_frames: int, clip_len: int, span: int, stride: int) -> np.ndarray:
+  """Frame indices `[W, clip_len]` of the windows: one every `stride` frames, plus one flush with
+  the end; each takes `clip_len` frames at a fixed interval over its `span` frames."""
+  if num_frames < span:
+    raise VideoTooShortError(f'{num_frames} frames, fewer than one window ({span})')
+  starts = list(range(0, num_frames - span + 1, stride))
+  if starts[-1] != num_frames - span:
+    starts.append(num_frames - span)
+  return np.asarray(starts)[:, None] + video_lib.fixed_interval_indices(span, clip_len)[None]
+
+
+def _frame_average(starts, span, window_probs, run, num_frames) -> np.ndarray:
+  """Per frame, the mean of the run windows whose span covers it; NaN where none does."""
+  sums = np.zeros((num_frames, window_probs.shape[1]), np.float64)
+  counts = np.zeros(num_frames)
+  for start, p, r in zip(starts, window_probs, run):
+    if r:
+      sums[start:start + span] += p
+      counts[start:start + span] += 1
+  with np.errstate(invalid='ignore', divide='ignore'):
+    return (sums / counts[:, None]).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------
+# Model.
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def probabilities(model, variables, clips):
+  """Class probabilities [B, C] of uint8 clips [B, T, H, W, C'] (jitted; the model is static)."""
+  logits = model.apply(variables, normalize_clip(clips), train=False)
+  return jax.nn.softmax(logits.astype(jnp.float32), axis=-1)
+
+
+def model_inputs(crops: np.ndarray, config) -> np.ndarray:
+  """Centre crop to `config.image_size` (as `eval_transform`), plus flow channels if the model
+  takes them."""
+  size = config.image_size
+  top, left = (crops.shape[-3] - size) // 2, (crops.shape[-2] - size) // 2
+  clips = crops[..., top:top + size, left:left + size, :]
+  if 'flow' in config:
+    clips = np.stack([flow.clip_with_flow(c, config.flow.method) for c in clips])
+  return np.ascontiguousarray(clips)
+
+
+def _resolve(model, restored, checkpoint, variables, config) -> checkpoints.Restored:
+  if isinstance(model, checkpoints.Restored):
+    restored = model
+  elif isinstance(model, (str, os.PathLike)):
+    checkpoint = model
+  elif model is not None:
+    if variables is None or config is None:
+      raise ValueError('predict_video(model=<flax module>) needs variables= and config=')
+    restored = checkpoints.Restored(config, model, variables, -1, '<in memory>')
+  if restored is None:
+    if checkpoint is None:
+      raise ValueError('predict_video needs a model: restored=, checkpoint=PATH, or model= '
+                       'with variables= and config=')
+    restored = checkpoints.restore(os.fspath(checkpoint))
+  return restored
+
+
+# ----------------------------------------------------------------------------
+# Entry point.
+
+
+def predict_video(path_or_frames, model=None, *, restored=None, checkpoint=None, variables=None,
+                  config=None, fps: float | None = None, stride: int = 4, span: int | None = None,
+                  smoothing: float = 0.2, batch_size: int = 8, min_face_fraction: float = 0.5,
+                  detector: mtcnn.FaceDetector | None = None, max_cached_bytes: int = 1 << 30,
+                  progress: bool | None = None, out_dir: str | None = None,
+                  annotate: bool = False) -> Prediction:
+  """Emotion probabilities per window and a smoothed per-frame timeline of one video.
+
+  Args:
+    path_or_frames: a video file OpenCV reads (mp4, avi, mov, webm, ...) or uint8 [N, H, W, 3] RGB.
+    model: a `Restored`, a checkpoint path, or a flax module (then `variables=` and `config=`).
+    restored / checkpoint: the model as `emojax.restore` returns it / a path to restore from.
+    fps: frames per second of an array (default 25); overrides a file's own.
+    stride: frames between window starts. span: frames one window covers (default
+      config.num_frames: consecutive frames; larger: fixed-interval sampling over the span).
+    smoothing: sigma, in seconds, of the Gaussian over the per-frame timeline (0: none).
+    batch_size: windows per model call. min_face_fraction: windows with fewer sampled frames with
+      a face are not run.
+    detector: the MTCNN detector (default: the process-wide one).
+    max_cached_bytes: decoded frames kept for cropping; a longer video is decoded twice.
+    progress: tqdm bars; None shows them only when stderr is a terminal.
+    out_dir: if given, writes timeline.json / .csv / .png there (and annotated.mp4 if `annotate`).
+
+  Memory: the face crops of every frame (crop side² x 3 bytes each, 48 KiB at 128 px).
+
+  Raises:
+    VideoReadError: the file is missing, empty, not a video or undecodable.
+    VideoTooShortError: fewer frames than one window.
+    NoFaceError: no face in any frame.
+  """
+  source = video_lib.open_frames(path_or_frames, fps)  # Checks the input before the model loads.
+  source_fps = source.fps or DEFAULT_FPS
+  restored = _resolve(model, restored, checkpoint, variables, config)
+  config = restored.config
+  clip_len = config.num_frames
+  span = span or clip_len
+  if span < clip_len or stride < 1:
+    raise ValueError(f'span={span} must be >= config.num_frames={clip_len}, stride={stride} >= 1')
+  if source.frame_count_hint is not None and source.frame_count_hint < span:
+    raise VideoTooShortError(f'{source.name}: {source.frame_count_hint} frames, fewer than one '
+                             f'window ({span} frames)')
+  size, margin = crop_settings(restored)
+  track, (height, width) = _face_track(source, size, margin, detector, max_cached_bytes, progress)
+  n = len(track.found)
+  try:
+    idx = window_indices(n, clip_len, span, stride)
+  except VideoTooShortError as e:
+    raise VideoTooShortError(f'{source.name}: {e}') from None
+  face_fraction = track.found[idx].mean(1).astype(np.float32)
+  run = face_fraction >= min_face_fraction
+  window_probs = np.full((len(idx), config.num_classes), np.nan, np.float32)
+  todo = np.flatnonzero(run)
+  with _progress(len(todo), 'model', 'window', progress) as bar:
+    pending = []
+    for b in range(0, len(todo), batch_size):
+      chosen = todo[b:b + batch_size]
+      clips = model_inputs(track.crops[idx[chosen]], config)
+      if len(chosen) < batch_size:  # One batch shape: a single compilation.
+        clips = np.concatenate([clips, np.repeat(clips[-1:], batch_size - len(chosen), 0)])
+      pending.append((chosen, probabilities(restored.model, restored.variables, clips)))
+      bar.update(len(chosen))
+    for chosen, probs in pending:
+      window_probs[chosen] = np.asarray(probs)[:len(chosen)]
+  per_frame = _frame_average(idx[:, 0], span, window_probs, run, n)
+  per_frame[~track.found] = np.nan
+  timeline = gaussian_smooth(per_frame, smoothing * source_fps, np.isfinite(per_frame).all(1))
+  prediction = Prediction(
+      source=source.name, fps=source_fps, frame_size=(width, height),
+      class_names=restored.class_names, boxes=track.boxes,
+      face_found=track.found, probabilities=timeline.astype(np.float32),
+      window_indices=idx, window_span=span, window_probabilities=window_probs,
+      window_face_fraction=face_fraction,
+      settings={'checkpoint': restored.path, 'step': restored.step,
+                'model': config.model.name, 'num_frames': clip_len, 'span': span,
+                'stride': stride, 'smoothing_s': smoothing, 'face_size': size,
+                'image_size': config.image_size, 'face_margin': margin,
+                'min_face_fraction': min_face_fraction})
+  if out_dir:
+    prediction.write(out_dir, path_or_frames, annotate)
+  return prediction
