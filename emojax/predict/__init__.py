@@ -11,7 +11,7 @@
 Modules: `timeline` (face track, windows, the model, `predict_video`), `outputs` (`Prediction` and
 its files), `cli` (`main`, camera mode).
 
-The frames go through the builders' face pipeline (`tfds_builders/common.py::process_source`):
+The frames go through the builders' face pipeline (`tfds_builders/workers.py::process_source`):
 MTCNN on every frame, the subject's track over the whole video, boxes smoothed over time, square
 crops with no alignment, at the size and margin the run's dataset stored (its `DataRecord`; the
 builders' defaults, `emojax.data.faces.STORED_CROP_SIZE` and `CROP_MARGIN`, for a run that recorded
