@@ -39,22 +39,30 @@ class FeedForward(nn.Module):
     return nn.Dense(x.shape[-1], dtype=self.dtype)(y)
 
 
+def residual_self_attention(x, num_heads: int, dropout_rate: float, dtype, train: bool):
+  """`x + MHSA(LN(x))` over the sequence axis of `[B, T, D]` tokens.
+
+  Called inside a compact method, so its LayerNorm and attention are the caller's submodules (the
+  encoder block's parameter names, and with them its initialisation, stay those of one flat block).
+  """
+  if x.shape[-1] % num_heads:
+    raise ValueError(f'config.model.num_heads={num_heads} must divide the attention width '
+                     f'{x.shape[-1]}')
+  y = nn.LayerNorm(dtype=dtype)(x)
+  y = nn.MultiHeadDotProductAttention(num_heads=num_heads, dtype=dtype, dropout_rate=dropout_rate,
+                                      deterministic=not train)(y, y)
+  return x + nn.Dropout(dropout_rate, deterministic=not train)(y)
+
+
 class ResidualSelfAttention(nn.Module):
-  """`x + MHSA(LN(x))` over the sequence axis of `[B, T, D]` tokens."""
+  """`residual_self_attention` as a module of its own (P3D's temporal attention layers)."""
   num_heads: int
   dropout_rate: float = 0.0
   dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, train: bool = True):
-    if x.shape[-1] % self.num_heads:
-      raise ValueError(f'config.model.num_heads={self.num_heads} must divide the attention width '
-                       f'{x.shape[-1]}')
-    y = nn.LayerNorm(dtype=self.dtype)(x)
-    y = nn.MultiHeadDotProductAttention(num_heads=self.num_heads, dtype=self.dtype,
-                                        dropout_rate=self.dropout_rate,
-                                        deterministic=not train)(y, y)
-    return x + nn.Dropout(self.dropout_rate, deterministic=not train)(y)
+    return residual_self_attention(x, self.num_heads, self.dropout_rate, self.dtype, train)
 
 
 class EncoderBlock(nn.Module):
@@ -66,8 +74,7 @@ class EncoderBlock(nn.Module):
 
   @nn.compact
   def __call__(self, x, train: bool = True):
-    x = ResidualSelfAttention(self.num_heads, self.dropout_rate, self.dtype, name='attention')(
-        x, train)
+    x = residual_self_attention(x, self.num_heads, self.dropout_rate, self.dtype, train)
     y = FeedForward(self.mlp_dim, self.dropout_rate, self.dtype)(nn.LayerNorm(dtype=self.dtype)(x),
                                                                   train)
     return x + nn.Dropout(self.dropout_rate, deterministic=not train)(y)
