@@ -107,6 +107,13 @@ class BuildStats:
   def frames_per_s(self) -> float:
     return self.frames_decoded / self.seconds if self.seconds else 0.0
 
+  def add(self, other: BuildStats) -> None:
+    """Adds another split's counts and time to these (a builder with several splits)."""
+    for field in ('videos', 'skipped', 'left_out', 'frames_decoded', 'clip_frames', 'seconds'):
+      setattr(self, field, getattr(self, field) + getattr(other, field))
+    self.num_workers = max(self.num_workers, other.num_workers)
+    self.manifest = other.manifest or self.manifest
+
   def __str__(self) -> str:
     return (
       f'{self.videos} videos built, {self.skipped} skipped, {self.left_out} left out, '
@@ -133,8 +140,11 @@ class ArrayRecordBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True
 class VideoBuilder(ArrayRecordBuilder, skip_registration=True):
   """Base of the manual_dir video builders: features, array_record, workers.
 
-  A builder sets `CLASS_NAMES` (its labels, in the order they are stored) and
-  `_split_generators`, which lists the archive's `Source`s.
+  A builder sets `CLASS_NAMES` (its labels, in the order they are stored; a
+  builder config with a `class_names` attribute overrides them) and
+  `_split_generators`, which lists the archive's `Source`s, one
+  `self._generate_examples(sources, skipped)` per split. The skip manifest
+  lists the entries skipped in every split of the build.
 
   Extra keyword arguments (through `tfds.builder(name, **kwargs)`):
     num_workers: preprocessing processes; default `os.cpu_count()`, or the
@@ -151,9 +161,11 @@ class VideoBuilder(ArrayRecordBuilder, skip_registration=True):
     super().__init__(**kwargs)
     self.num_workers = num_workers
     self.build_stats: BuildStats | None = None
+    self._build_skipped: list[Skipped] = []
 
   def _info(self) -> tfds.core.DatasetInfo:
-    names = getattr(type(self), 'CLASS_NAMES', None)
+    names = (getattr(self.builder_config, 'class_names', None)
+             or getattr(type(self), 'CLASS_NAMES', None))
     if not names:
       raise TypeError(f'{type(self).__name__} must set CLASS_NAMES, its class names in order')
     cfg = self.builder_config
@@ -194,23 +206,38 @@ class VideoBuilder(ArrayRecordBuilder, skip_registration=True):
       f'{self.MANUAL_DOWNLOAD_INSTRUCTIONS}'
     )
 
+  def _download_and_prepare(self, dl_manager, download_config=None):
+    self.build_stats, self._build_skipped = None, []
+    return super()._download_and_prepare(dl_manager, download_config=download_config)
+
   def _generate_examples(
     self, sources: Sequence[Source], skipped: Sequence[Skipped] = ()
   ) -> Iterator[tuple[str, dict[str, Any]]]:
     """A split's examples: `_split_generators` returns `self._generate_examples(sources, ...)`."""
     cfg = self.builder_config
     stats = BuildStats()
-    self.build_stats = stats
+    manifest = epath.Path(self.data_dir) / MANIFEST_NAME
     yield from generate_examples(
       sources,
       cfg,
       class_names=self.info.features['label'].names,
       skipped=skipped,
       num_workers=workers.resolve_num_workers(self.num_workers),
-      manifest=epath.Path(self.data_dir) / MANIFEST_NAME,
+      manifest=manifest,
       desc=f'{self.name}/{cfg.name}',
       stats=stats,
     )
+    self._merge_split(stats, manifest)
+
+  def _merge_split(self, stats: BuildStats, manifest: epath.Path) -> None:
+    """Sums a finished split's stats into `build_stats` and rewrites the manifest with the
+    skipped entries of every split so far (each split's run writes only its own)."""
+    if self.build_stats is None:
+      self.build_stats = stats
+    else:
+      self.build_stats.add(stats)
+    self._build_skipped.extend(read_manifest(manifest))
+    write_manifest(manifest, self._build_skipped)
 
 
 def write_manifest(path: epath.Path, skipped: Sequence[Skipped]) -> None:

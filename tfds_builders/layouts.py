@@ -1,0 +1,68 @@
+"""Reading a dataset's folder tree: sub-folders by name, image sequences, video files.
+
+Shared by the builders of CK+, RML, AFEW, CHEAVD and DFEW. Hidden files, macOS forks (`._x`,
+`__MACOSX/`) and Windows' `Thumbs.db` are never part of a dataset.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterable
+
+from etils import epath
+
+from emojax.data import video
+from tfds_builders import archives
+
+VIDEO_SUFFIXES = ('.avi', '.mp4', '.mkv', '.mov', '.flv', '.wmv', '.mpg', '.mpeg')
+
+
+def visible(name: str) -> bool:
+  return not name.startswith('.') and name != '__MACOSX'
+
+
+def sub_dirs(d: epath.Path) -> list[epath.Path]:
+  """The visible sub-folders of `d`, in natural order; [] when `d` cannot be listed."""
+  with contextlib.suppress(OSError):
+    return sorted((p for p in d.iterdir() if visible(p.name) and p.is_dir()),
+                  key=lambda p: archives.natural_key(p.name))
+  return []
+
+
+def child(d: epath.Path, *names: str) -> epath.Path | None:
+  """The first sub-folder of `d` whose name is one of `names`, ignoring case."""
+  wanted = [n.lower() for n in names]
+  found = {p.name.lower(): p for p in sub_dirs(d)}
+  return next((found[n] for n in wanted if n in found), None)
+
+
+def image_files(d: epath.Path) -> list[epath.Path]:
+  """The image files of a frame folder (any case of `video.IMAGE_SUFFIXES`), in natural order."""
+  with contextlib.suppress(OSError):
+    return sorted((p for p in d.iterdir()
+                   if visible(p.name) and p.suffix.lower() in video.IMAGE_SUFFIXES),
+                  key=lambda p: archives.natural_key(p.name))
+  return []
+
+
+def video_files(root: os.PathLike | str, suffixes: Iterable[str] = VIDEO_SUFFIXES) -> list[str]:
+  """Paths relative to `root` of its video files (any depth, any case), in natural order."""
+  suffixes = tuple(s.lower() for s in suffixes)
+  out = []
+  for dirpath, dirnames, filenames in os.walk(os.fspath(root)):
+    dirnames[:] = [d for d in dirnames if visible(d)]
+    out.extend(os.path.relpath(os.path.join(dirpath, f), root) for f in filenames
+               if visible(f) and f.lower().endswith(suffixes))
+  return sorted(out, key=archives.natural_key)
+
+
+def find_named_dir(root: epath.Path, names: Iterable[str], holds: Callable[[epath.Path], bool],
+                   max_depth: int = 4) -> epath.Path | None:
+  """The first folder (breadth first) called one of `names` (any case) for which `holds` is true."""
+  names = {n.lower() for n in names}
+  return archives.search_tree(root, lambda d: d.name.lower() in names and holds(d), max_depth)
+
+
+def posix(rel: str) -> str:
+  return rel.replace(os.sep, '/')
