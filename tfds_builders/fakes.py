@@ -70,6 +70,19 @@ def fake_face_frames(
   return frames
 
 
+def write_avi(path: os.PathLike | str, frames, fps: float = 25.0, codec: str = 'XVID') -> None:
+  """RGB `uint8 [N, H, W, 3]` frames -> a video file via cv2.VideoWriter (XVID or MJPG AVI)."""
+  import cv2
+
+  h, w = frames.shape[1:3]
+  writer = cv2.VideoWriter(os.fspath(path), cv2.VideoWriter_fourcc(*codec), fps, (w, h))
+  if not writer.isOpened():
+    raise RuntimeError(f'OpenCV cannot write {codec} AVI files ({path})')
+  for f in frames:
+    writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+  writer.release()
+
+
 def corrupt_file(path: os.PathLike | str, mode: str) -> None:
   """Breaks a file in place: 'truncated' keeps its first 40%, 'garbage' is random bytes."""
   path = epath.Path(path)

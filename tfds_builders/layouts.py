@@ -64,5 +64,22 @@ def find_named_dir(root: epath.Path, names: Iterable[str], holds: Callable[[epat
   return archives.search_tree(root, lambda d: d.name.lower() in names and holds(d), max_depth)
 
 
+def roots_with(manual_dir: epath.Path, dl_manager, probe: Callable[[epath.Path], object]
+               ) -> list[epath.Path]:
+  """`[manual_dir]` when `probe` finds the dataset unpacked there; else every archive directly
+  in `manual_dir` (extracted once) where it finds part of it, for datasets released as several
+  archives (RML's rml-1 / rml-2, AFEW's Train / Val)."""
+  manual_dir = epath.Path(manual_dir)
+  if probe(manual_dir):
+    return [manual_dir]
+  found = []
+  for archive in sorted(p for p in manual_dir.iterdir()
+                        if p.is_file() and p.name.lower().endswith(archives.ARCHIVE_SUFFIXES)):
+    root = archives.extract(archive, epath.Path(dl_manager.download_dir) / 'extracted')
+    if probe(root):
+      found.append(root)
+  return found
+
+
 def posix(rel: str) -> str:
   return rel.replace(os.sep, '/')

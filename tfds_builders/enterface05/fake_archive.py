@@ -23,23 +23,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 
-import cv2
-
 from tfds_builders import fakes
 
 EMOTIONS = ('anger', 'disgust', 'fear', 'happiness', 'sadness', 'surprise')
 CODES = ('an', 'di', 'fe', 'ha', 'sa', 'su')
 
 
-def write_avi(path: str, frames, fps: float = 25.0, codec: str = 'XVID') -> None:
-  """RGB `uint8 [N, H, W, 3]` frames -> an AVI file via cv2.VideoWriter."""
-  h, w = frames.shape[1:3]
-  writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*codec), fps, (w, h))
-  if not writer.isOpened():
-    raise RuntimeError(f'OpenCV cannot write {codec} AVI files ({path})')
-  for f in frames:
-    writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
-  writer.release()
+write_avi = fakes.write_avi
 
 
 def file_name(subject: int, code: str, sentence: int | None, layout: str, irregular: bool) -> str:
