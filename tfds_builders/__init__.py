@@ -1,7 +1,12 @@
 """TFDS builders for emojax; importing this package registers them with `tfds.builder`."""
+from tfds_builders.afew import Afew
+from tfds_builders.cheavd import Cheavd
+from tfds_builders.ck_plus import CkPlus
+from tfds_builders.dfew import Dfew
 from tfds_builders.enterface05 import Enterface05
 from tfds_builders.oulu_casia import OuluCasia
+from tfds_builders.rml import Rml
 from tfds_builders.synthetic_expressions import SyntheticExpressions
 
-BUILDERS = (SyntheticExpressions, OuluCasia, Enterface05)
+BUILDERS = (SyntheticExpressions, OuluCasia, Enterface05, CkPlus, Rml, Afew, Cheavd, Dfew)
 NAMES = tuple(builder.name for builder in BUILDERS)
