@@ -43,3 +43,25 @@ def make_config():
 def tfds_dir(tmp_path_factory):
   """A TFDS data_dir shared by the session, so the generated datasets are built once."""
   return str(tmp_path_factory.mktemp('tfds'))
+
+
+def build_splits(builder, manual_dir):
+  """Prepares `builder` from `manual_dir`; returns ({split: {video_id: example}}, {path: reason})
+  of the build and its skip manifest."""
+  import tensorflow_datasets as tfds
+
+  from tfds_builders import common
+  builder.download_and_prepare(
+      download_config=tfds.download.DownloadConfig(manual_dir=os.fspath(manual_dir)))
+  splits = {}
+  for split in builder.info.splits:
+    source = builder.as_data_source(split)
+    splits[split] = {source[i]['video_id'].decode(): source[i] for i in range(len(source))}
+  manifest = common.read_manifest(os.path.join(builder.data_dir, common.MANIFEST_NAME))
+  return splits, {row.path: row.reason for row in manifest}
+
+
+def labelled(builder, examples):
+  """{video_id: (class name, subject)} of built examples."""
+  names = builder.info.features['label']
+  return {k: (names.int2str(int(e['label'])), e['subject'].decode()) for k, e in examples.items()}
