@@ -39,8 +39,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.learning_rate = 1e-3
   config.schedule = 'constant'
   config.warmup_epochs = 0.0
-  config.lr_decay_epochs = ()
+  config.lr_decay_epochs = ()  # schedule 'step': x0.1 at these epochs
+  config.lr_decay_per_epoch = 0.99  # schedule 'exponential': x this after every epoch
   config.weight_decay = 0.0
+  config.l1 = 0.0  # L1 penalty on the kernels, added to the loss's gradient
   config.grad_clip_norm = 0.0
   config.label_smoothing = 0.0
 
@@ -51,12 +53,17 @@ def get_config() -> ml_collections.ConfigDict:
   config.augment.brightness = 0.1
   config.augment.contrast = 0.1
 
-  config.protocol = 'kfold'  # or 'loso'
+  config.protocol = 'kfold'  # | 'loso' | 'official_split' | 'official_folds' (the dataset's splits)
+  config.splits = ml_collections.ConfigDict()  # official_split: TFDS split names, ','-joined
+  config.splits.train = 'train'
+  config.splits.validation = ''  # '' draws validation_fraction of the training part instead
+  config.splits.test = 'test'
   config.num_folds = 10
   config.fold = -1  # -1 runs every fold; K runs fold K alone
   config.fold_seed = 0
   config.validation_fraction = 0.0  # of training subjects, for early stopping only
   config.early_stopping_patience = 0
+  config.extra_metrics = ()  # beside accuracy (WAR) and UAR, e.g. ('macro_precision',)
 
   config.data_workers = 0  # grain worker processes (0: threads in this process)
   config.data_threads = 4

@@ -34,7 +34,11 @@ def test_config_builds_its_model(name):
   logits = jax.eval_shape(lambda x: model.init_with_output(_key(0), x, train=False)[0],
                           jnp.zeros(shape))
   assert logits.shape == (1, 7)
-  assert config.protocol == ('loso' if name == 'enterface_rfscnn' else 'kfold')
+  assert config.protocol == PROTOCOLS.get(name, 'kfold')
+
+
+PROTOCOLS = {'enterface_rfscnn': 'loso', 'rml_rfscnn': 'loso', 'afew_rfscnn': 'official_split',
+             'cheavd_attention_lstm': 'official_split', 'dfew': 'official_folds'}
 
 
 PAPER_SIZE = {  # model, input, parameter range (docs/models.md)

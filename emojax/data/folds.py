@@ -1,13 +1,20 @@
-"""Subject-independent splits: k-fold over subjects and leave-one-subject-out.
+"""Fold assignment: k-fold over subjects, leave-one-subject-out, and the datasets' own splits.
 
-Folds are assigned to subjects, never clips, so no subject is in both the training and the test set
-of a fold. The assignment depends only on the set of subject ids and the seed.
+Subject folds are assigned to subjects, never clips, so no subject is in both the training and the
+test set of a fold; the assignment depends only on the set of subject ids and the seed. The
+official protocols follow the dataset's TFDS splits instead: 'official_split' trains, validates and
+tests on the splits a config names (AFEW Train / Val, CHEAVD train / validation / test),
+'official_folds' makes each split a test fold and trains on the others (DFEW's five folds).
 """
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
 import numpy as np
+
+SUBJECT_PROTOCOLS = ('kfold', 'loso')
+SPLIT_PROTOCOLS = ('official_split', 'official_folds')
 
 
 def subject_folds(subjects: Sequence[str], num_folds: int, seed: int = 0) -> list[list[str]]:
@@ -32,7 +39,63 @@ def make_folds(subjects: Sequence[str], protocol: str, num_folds: int, seed: int
     return subject_folds(subjects, num_folds, seed)
   if protocol == 'loso':
     return leave_one_subject_out(subjects)
-  raise ValueError(f"config.protocol={protocol!r}: expected 'kfold' or 'loso'")
+  check_protocol(protocol)
+  raise ValueError(f'config.protocol={protocol!r} follows the dataset\'s splits: use '
+                   'official_split_indices / official_folds')
+
+
+def check_protocol(protocol: str) -> None:
+  if protocol not in SUBJECT_PROTOCOLS + SPLIT_PROTOCOLS:
+    raise ValueError(f'config.protocol={protocol!r}: expected one of '
+                     f'{", ".join(SUBJECT_PROTOCOLS + SPLIT_PROTOCOLS)}')
+
+
+def natural_order(names: Sequence[str]) -> list[str]:
+  """Split names sorted so that 'fold_2' comes before 'fold_10'."""
+  return sorted({str(n) for n in names}, key=lambda n: [int(t) if t.isdigit() else t for t in
+                                           re.split(r'(\d+)', n)])
+
+
+def split_names(value: str | Sequence[str]) -> tuple[str, ...]:
+  """A config's split setting: 'train', 'train,validation' or a sequence -> names; '' -> ()."""
+  parts = value.split(',') if isinstance(value, str) else list(value)
+  return tuple(p.strip() for p in parts if p.strip())
+
+
+def official_split_indices(example_splits: Sequence[str], train, test, validation=()):
+  """`(train, validation, test)` indices of the examples in the named splits (each a name, a
+  comma-separated string or a sequence); `validation` is None when no split is named.
+
+  Raises ValueError, naming the `config.splits` setting, for a split the dataset lacks, an empty
+  part, or a split named in two parts (a test example must never train or validate).
+  """
+  example_splits = np.asarray(example_splits)
+  present = natural_order(example_splits.tolist())
+  parts = {'train': split_names(train), 'validation': split_names(validation),
+           'test': split_names(test)}
+  for part, names in parts.items():
+    for name in names:
+      if name not in present:
+        raise ValueError(f'config.splits.{part}={",".join(names)!r}: the dataset has no split '
+                         f'{name!r} (it has {", ".join(present)})')
+  for part in ('train', 'test'):
+    if not parts[part]:
+      raise ValueError(f'config.splits.{part} is empty: name the split(s) to {part} on')
+  named = [n for names in parts.values() for n in names]
+  if len(set(named)) != len(named):
+    raise ValueError(f'config.splits: a split is named twice ({parts}); train, validation and '
+                     'test must not share examples')
+  found = {part: np.flatnonzero(np.isin(example_splits, names)) for part, names in parts.items()}
+  return found['train'], (found['validation'] if parts['validation'] else None), found['test']
+
+
+def official_folds(example_splits: Sequence[str]) -> list[list[str]]:
+  """One fold per split of the dataset, testing on that split alone (in natural order)."""
+  names = natural_order(list(example_splits))
+  if len(names) < 2:
+    raise ValueError(f"config.protocol='official_folds' needs a dataset with several splits "
+                     f'(its folds); this one has {names}')
+  return [[name] for name in names]
 
 
 def split_indices(example_subjects: Sequence[str], test_subjects: Sequence[str]):

@@ -6,10 +6,14 @@ the builders), so neither imports the other's side.
 """
 from __future__ import annotations
 
+from typing import Sequence
+
+import numpy as np
 import tensorflow_datasets as tfds
 
 import tfds_builders  # noqa: F401  (registers the builders)
 from emojax.checkpoints import DataRecord
+from emojax.data import folds
 
 
 def dataset_name(config) -> str:
@@ -17,15 +21,10 @@ def dataset_name(config) -> str:
   return config.dataset.name + (f'/{config.dataset.config}' if config.dataset.config else '')
 
 
-def load_source(config, split: str = 'train'):
-  """The `tfds.data_source` of `config.dataset`, built first if needed; returns `(source, record)`.
-
-  `record` (a `DataRecord`) carries the class names of the dataset's builder info and its stored
-  face-crop settings.
-  """
-  name = dataset_name(config)
+def prepared_builder(config):
+  """The TFDS builder of `config.dataset`, built first (download_and_prepare) if needed."""
   try:
-    builder = tfds.builder(name, data_dir=config.dataset.data_dir or None)
+    builder = tfds.builder(dataset_name(config), data_dir=config.dataset.data_dir or None)
   except tfds.core.registered.DatasetNotFoundError as e:
     raise ValueError(f'config.dataset.name={config.dataset.name!r}: no such dataset builder; emojax '
                      f'provides {sorted(tfds_builders.NAMES)}') from e
@@ -33,10 +32,53 @@ def load_source(config, split: str = 'train'):
     builder.download_and_prepare(
         file_format='array_record',
         download_config=tfds.download.DownloadConfig(manual_dir=config.dataset.manual_dir or None))
-  source = tfds.data_source(name, split=split, data_dir=config.dataset.data_dir or None)
+  return builder
+
+
+def data_record(builder) -> DataRecord:
+  """The class names of the builder's info and its stored face-crop settings."""
   clip = builder.info.features['clip']
-  record = DataRecord(dataset=f'{builder.info.full_name}',
-                      class_names=tuple(builder.info.features['label'].names),
-                      crop_size=int(clip.shape[-2]),
-                      crop_margin=getattr(builder.builder_config, 'margin', None))
-  return source, record
+  return DataRecord(dataset=f'{builder.info.full_name}',
+                    class_names=tuple(builder.info.features['label'].names),
+                    crop_size=int(clip.shape[-2]),
+                    crop_margin=getattr(builder.builder_config, 'margin', None))
+
+
+def load_source(config, split: str = 'train'):
+  """The `tfds.data_source` of one split of `config.dataset`; returns `(source, record)`."""
+  builder = prepared_builder(config)
+  source = tfds.data_source(dataset_name(config), split=split,
+                            data_dir=config.dataset.data_dir or None)
+  return source, data_record(builder)
+
+
+class ConcatSource:
+  """Random access over several sources, one after the other (the splits of a dataset)."""
+
+  def __init__(self, sources: Sequence):
+    self._sources = list(sources)
+    self._starts = np.cumsum([0] + [len(s) for s in self._sources])
+
+  def __len__(self) -> int:
+    return int(self._starts[-1])
+
+  def __getitem__(self, i):
+    i = int(i)
+    if not 0 <= i < len(self):
+      raise IndexError(f'index {i} out of range for {len(self)} examples')
+    k = int(np.searchsorted(self._starts, i, side='right')) - 1
+    return self._sources[k][i - int(self._starts[k])]
+
+
+def load_splits(config):
+  """Every split of `config.dataset` as one random-access source.
+
+  Returns `(source, record, example_splits)`: the splits concatenated in natural order of their
+  names (a single-split dataset reads as its `train` split alone), the `DataRecord`, and the split
+  name of each example, which the official protocols assign folds by.
+  """
+  builder = prepared_builder(config)
+  names = folds.natural_order(list(builder.info.splits))
+  sources = [builder.as_data_source(name) for name in names]
+  example_splits = np.concatenate([np.full(len(s), name) for s, name in zip(sources, names)])
+  return ConcatSource(sources), data_record(builder), example_splits

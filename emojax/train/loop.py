@@ -136,7 +136,7 @@ def train_fold(config, workdir: str, data: FoldData, fold: int = 0, mesh=None, l
   manager.wait_until_finished()
 
   matrix = evaluate(eval_fn, state, data.source, data.test, config, mesh)
-  result = metrics_lib.summarize(matrix, data.class_names)
+  result = metrics_lib.summarize(matrix, data.class_names, tuple(config.get('extra_metrics', ())))
   result.update(steps=int(jax.device_get(state.step)), history=history)
   if svm.svm_enabled(config):
     result['svm'] = svm.svm_fold_result(config, state, model, data, mesh)

@@ -1,4 +1,9 @@
-"""Classification metrics on host numpy arrays: accuracy, per-class recall, UAR, confusion matrix."""
+"""Classification metrics on host numpy arrays: accuracy (WAR), per-class recall, UAR, macro-averaged
+precision, confusion matrix.
+
+WAR (weighted average recall, the in-the-wild benchmarks' name) is accuracy: the recall of each
+class weighted by its share of the examples. UAR weighs every class alike.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -29,12 +34,43 @@ def unweighted_average_recall(matrix: np.ndarray) -> float:
   return float(np.nanmean(recall)) if np.isfinite(recall).any() else float('nan')
 
 
-def summarize(matrix: np.ndarray, class_names) -> dict:
-  """JSON-ready accuracy, UAR, per-class recall and the matrix itself."""
+def per_class_precision(matrix: np.ndarray) -> np.ndarray:
+  """Precision of each predicted class; NaN for a class never predicted."""
+  predicted = matrix.sum(axis=0)
+  with np.errstate(invalid='ignore', divide='ignore'):
+    return np.where(predicted > 0, np.diag(matrix) / np.maximum(predicted, 1), np.nan)
+
+
+def macro_precision(matrix: np.ndarray) -> float:
+  """Mean precision over the classes that occur in the labels or the predictions (the "MAP" of the
+  MEC / CHEAVD challenges). A class with examples that is never predicted counts as precision 0,
+  as scikit-learn's `precision_score(average='macro', zero_division=0)`."""
+  present = (matrix.sum(axis=0) > 0) | (matrix.sum(axis=1) > 0)
+  if not present.any():
+    return float('nan')
+  return float(np.nan_to_num(per_class_precision(matrix))[present].mean())
+
+
+# Metrics a config may ask for beside accuracy / WAR and UAR (`config.extra_metrics`).
+EXTRA_METRICS = {'macro_precision': macro_precision}
+
+
+def check_extra_metrics(names) -> None:
+  unknown = [n for n in names if n not in EXTRA_METRICS]
+  if unknown:
+    raise ValueError(f'config.extra_metrics: unknown {unknown}; available {sorted(EXTRA_METRICS)}')
+
+
+def summarize(matrix: np.ndarray, class_names, extra_metrics=()) -> dict:
+  """JSON-ready accuracy (= WAR), UAR, the `extra_metrics` asked for, per-class recall and the
+  matrix itself."""
+  check_extra_metrics(extra_metrics)
   recall = per_class_recall(matrix)
   return {
       'accuracy': accuracy(matrix),
+      'war': accuracy(matrix),
       'uar': unweighted_average_recall(matrix),
+      **{name: EXTRA_METRICS[name](matrix) for name in extra_metrics},
       'per_class_recall': {name: (None if np.isnan(r) else float(r))
                            for name, r in zip(class_names, recall)},
       'confusion_matrix': matrix.tolist(),

@@ -1,10 +1,16 @@
-"""Cross-validation driver: folds by subject, one `train_fold` each, results for the whole run.
+"""Cross-validation driver: the protocol's folds, one `train_fold` each, results for the whole run.
+
+`config.protocol` is 'kfold' or 'loso' (folds by subject) or 'official_split' / 'official_folds'
+(the dataset's own splits, `emojax.data.folds`). `fold_plan` gives each fold's train / validation /
+test indices; validation (early stopping) is always drawn from the training part, or is an official
+validation split, never the test part.
 
 A finished fold leaves `fold_K/result.json` and is never retrained; an unfinished one resumes from
 its checkpoints. Running the same command again therefore continues a killed run.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -15,7 +21,59 @@ import numpy as np
 from emojax import checkpoints, models
 from emojax.data import folds as folds_lib
 from emojax.data import pipeline
-from emojax.train import datasets, loop, report, steps
+from emojax.train import datasets, loop, metrics, report, steps
+
+
+@dataclasses.dataclass(frozen=True)
+class Fold:
+  """One fold's example indices and what it holds out: test subjects, or (`by_split`) the names of
+  its test splits."""
+  held_out: list[str]
+  train: np.ndarray
+  validation: np.ndarray | None
+  test: np.ndarray
+  by_split: bool = False
+
+  @property
+  def held_out_key(self) -> str:
+    return 'test_splits' if self.by_split else 'test_subjects'
+
+
+def _validation_from_training(config, subjects, train, seed):
+  """`(train, validation)`: `config.validation_fraction` of the training subjects held out."""
+  if config.validation_fraction <= 0:
+    return train, None
+  val_subjects = folds_lib.validation_subjects(subjects[train], config.validation_fraction, seed)
+  is_val = np.isin(subjects[train], val_subjects)
+  return train[~is_val], train[is_val]
+
+
+def fold_plan(config, subjects, example_splits) -> list[Fold]:
+  """Every fold of `config.protocol` over examples with these subjects and split names."""
+  subjects, example_splits = np.asarray(subjects), np.asarray(example_splits)
+  protocol = config.protocol
+  folds_lib.check_protocol(protocol)
+  plan = []
+  if protocol == 'official_split':
+    splits = config.splits
+    train, validation, test = folds_lib.official_split_indices(
+        example_splits, splits.train, splits.test, splits.validation)
+    if validation is not None and config.validation_fraction > 0:
+      raise ValueError(f'config.splits.validation={splits.validation!r} and '
+                       f'config.validation_fraction={config.validation_fraction}: set one')
+    if validation is None:
+      train, validation = _validation_from_training(config, subjects, train, config.fold_seed)
+    return [Fold(list(folds_lib.split_names(splits.test)), train, validation, test, True)]
+  if protocol == 'official_folds':
+    assignment, values, by_split = folds_lib.official_folds(example_splits), example_splits, True
+  else:
+    assignment = folds_lib.make_folds(subjects, protocol, config.num_folds, config.fold_seed)
+    values, by_split = subjects, False
+  for k, held_out in enumerate(assignment):
+    train, test = folds_lib.split_indices(values, held_out)
+    train, validation = _validation_from_training(config, subjects, train, config.fold_seed + k)
+    plan.append(Fold(list(held_out), train, validation, test, by_split))
+  return plan
 
 
 def check_config(config) -> None:
@@ -27,6 +85,8 @@ def check_config(config) -> None:
   pipeline.process_batch_size(config.eval_batch_size, 'config.eval_batch_size')
   if config.num_epochs < 1:
     raise ValueError(f'config.num_epochs={config.num_epochs} must be at least 1')
+  folds_lib.check_protocol(config.protocol)
+  metrics.check_extra_metrics(config.get('extra_metrics', ()))
 
 
 def with_dataset_classes(config, class_names) -> ml_collections.ConfigDict:
@@ -44,7 +104,7 @@ def with_dataset_classes(config, class_names) -> ml_collections.ConfigDict:
 def train_and_evaluate(config, workdir: str, log=print) -> dict:
   """Runs `config.protocol` over `config.dataset` in `workdir`; returns the results dict."""
   check_config(config)
-  source, record = datasets.load_source(config)
+  source, record, example_splits = datasets.load_splits(config)
   class_names = record.class_names
   config = with_dataset_classes(config, class_names)
   os.makedirs(workdir, exist_ok=True)
@@ -53,16 +113,17 @@ def train_and_evaluate(config, workdir: str, log=print) -> dict:
     checkpoints.save_data_record(record, workdir)
   pipeline.check_example_size(source, config)
   index = pipeline.read_index(source, class_names)
-  assignment = folds_lib.make_folds(index.subjects, config.protocol, config.num_folds,
-                                    config.fold_seed)
-  if config.fold >= len(assignment):
-    raise ValueError(f'config.fold={config.fold} but the protocol has {len(assignment)} folds')
+  plan = fold_plan(config, index.subjects, example_splits)
+  assignment = [fold.held_out for fold in plan]
+  if config.fold >= len(plan):
+    raise ValueError(f'config.fold={config.fold} but the protocol has {len(plan)} folds')
   with open(os.path.join(workdir, 'folds.json'), 'w') as f:
     json.dump({'protocol': config.protocol, 'seed': config.fold_seed,
-               'test_subjects': assignment}, f, indent=2)
-  run = range(len(assignment)) if config.fold < 0 else [config.fold]
-  log(f'{config.model.name} on {config.dataset.name}: {len(index.labels)} videos, '
-      f'{len(set(index.subjects))} subjects, {len(assignment)} folds ({config.protocol}), running '
+               plan[0].held_out_key: assignment}, f, indent=2)
+  run = range(len(plan)) if config.fold < 0 else [config.fold]
+  splits = ', '.join(f'{n}: {c}' for n, c in zip(*np.unique(example_splits, return_counts=True)))
+  log(f'{config.model.name} on {config.dataset.name}: {len(index.labels)} videos ({splits}), '
+      f'{len(set(index.subjects))} subjects, {len(plan)} folds ({config.protocol}), running '
       f'{len(run)}; {jax.device_count()} device(s): {jax.devices()[0].platform}')
 
   mesh = steps.make_mesh()
@@ -75,16 +136,10 @@ def train_and_evaluate(config, workdir: str, log=print) -> dict:
         results[k] = json.load(f)
       log(f'fold {k}: already finished, accuracy {results[k]["accuracy"]:.4f}')
       continue
-    train, test = folds_lib.split_indices(index.subjects, assignment[k])
-    validation = None
-    if config.validation_fraction > 0:
-      val_subjects = folds_lib.validation_subjects(index.subjects[train], config.validation_fraction,
-                                                   config.fold_seed + k)
-      is_val = np.isin(index.subjects[train], val_subjects)
-      train, validation = train[~is_val], train[is_val]
-    data = loop.FoldData(source, train, test, class_names, validation)
+    fold = plan[k]
+    data = loop.FoldData(source, fold.train, fold.test, class_names, fold.validation)
     result = loop.train_fold(config, fold_dir, data, fold=k, mesh=mesh, log=log)
-    result['test_subjects'] = list(assignment[k])
+    result[fold.held_out_key] = list(fold.held_out)
     if jax.process_index() == 0:
       report.plot_confusion(result['confusion_matrix'], class_names,
                             os.path.join(fold_dir, 'confusion_matrix.png'), f'fold {k}')
@@ -92,13 +147,16 @@ def train_and_evaluate(config, workdir: str, log=print) -> dict:
       with open(done_path, 'w') as f:
         json.dump(result, f, indent=2)
     results[k] = result
-    log(f'fold {k}: test accuracy {result["accuracy"]:.4f}, UAR {result["uar"]:.4f} '
-        f'({result["num_examples"]} videos of {", ".join(assignment[k])})')
+    log(f'fold {k}: test accuracy (WAR) {result["accuracy"]:.4f}, UAR {result["uar"]:.4f}'
+        + ''.join(f', {m} {result[m]:.4f}' for m in config.get('extra_metrics', ()))
+        + f' ({result["num_examples"]} videos of {", ".join(fold.held_out)})')
 
   summary = report.write_results(workdir, results, assignment, class_names, config) if (
       jax.process_index() == 0) else {}
   if summary:
+    extra = ''.join(f'; {m} {summary[m]["mean"]:.4f} ± {summary[m]["std"]:.4f}'
+                    for m in config.get('extra_metrics', ()) if m in summary)
     log(f'accuracy over {len(results)} fold(s): {summary["accuracy"]["mean"]:.4f} ± '
         f'{summary["accuracy"]["std"]:.4f}; UAR {summary["uar"]["mean"]:.4f} ± '
-        f'{summary["uar"]["std"]:.4f}; results in {os.path.join(workdir, "results.json")}')
+        f'{summary["uar"]["std"]:.4f}{extra}; results in {os.path.join(workdir, "results.json")}')
   return summary

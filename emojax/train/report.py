@@ -71,19 +71,37 @@ def plot_history(history: Sequence[dict], path: str, title: str) -> None:
   plt.close(fig)
 
 
+def held_out(result: dict) -> list[str]:
+  """A fold's test subjects, or the names of its test splits (official protocols)."""
+  return list(result.get('test_subjects') or result.get('test_splits') or [])
+
+
+def _score(result: dict, name: str):
+  """A fold's metric; 'war' is accuracy (results written before it had its own key)."""
+  return result.get(name, result['accuracy'] if name == 'war' else None)
+
+
+def fold_means(folds: dict, keys, config) -> dict:
+  """Mean ± std over folds of accuracy (= WAR), UAR and the config's extra metrics (those every
+  fold has)."""
+  names = ['accuracy', 'war', 'uar', *config.get('extra_metrics', ())]
+  values = {name: [_score(folds[k], name) for k in keys] for name in names}
+  return {name: mean_std(v) for name, v in values.items() if None not in v}
+
+
 def write_results(workdir: str, folds: dict, assignment: Sequence[Sequence[str]], class_names,
                   config) -> dict:
   """Writes results.json / results.csv / confusion_matrix.png for the folds run so far."""
   keys = sorted(folds)
   total = np.sum([folds[k]['confusion_matrix'] for k in keys], axis=0)
+  means = fold_means(folds, keys, config)
   results = {
       'dataset': config.dataset.name,
       'model': config.model.name,
       'protocol': config.protocol,
       'class_names': list(class_names),
       'folds': {str(k): {key: v for key, v in folds[k].items() if key != 'history'} for k in keys},
-      'accuracy': mean_std([folds[k]['accuracy'] for k in keys]),
-      'uar': mean_std([folds[k]['uar'] for k in keys]),
+      **means,
       'confusion_matrix': total.tolist(),
       **({'svm_accuracy': mean_std([folds[k]['svm']['accuracy'] for k in keys])}
          if all('svm' in folds[k] for k in keys) else {}),
@@ -94,20 +112,20 @@ def write_results(workdir: str, folds: dict, assignment: Sequence[Sequence[str]]
   }
   with open(os.path.join(workdir, 'results.json'), 'w') as f:
     json.dump(results, f, indent=2)
+  scores = [m for m in means if m != 'accuracy']  # WAR is the accuracy column's name here
   with open(os.path.join(workdir, 'results.csv'), 'w', newline='') as f:
     writer = csv.writer(f)
-    writer.writerow(['fold', 'test_subjects', 'num_test', 'accuracy', 'uar', 'steps',
+    writer.writerow(['fold', 'held_out', 'num_test', *scores, 'steps',
                      *[f'recall_{c}' for c in class_names]])
     for k in keys:
       r = folds[k]
-      writer.writerow([k, ' '.join(r['test_subjects']), r['num_examples'], f"{r['accuracy']:.4f}",
-                       f"{r['uar']:.4f}", r['steps'],
+      writer.writerow([k, ' '.join(held_out(r)), r['num_examples'],
+                       *[f'{_score(r, m):.4f}' for m in scores], r['steps'],
                        *['' if r['per_class_recall'][c] is None else
                          f"{r['per_class_recall'][c]:.4f}" for c in class_names]])
-    writer.writerow(['mean', '', '', f"{results['accuracy']['mean']:.4f}",
-                     f"{results['uar']['mean']:.4f}", '', *[''] * len(class_names)])
-    writer.writerow(['std', '', '', f"{results['accuracy']['std']:.4f}",
-                     f"{results['uar']['std']:.4f}", '', *[''] * len(class_names)])
+    for stat in ('mean', 'std'):
+      writer.writerow([stat, '', '', *[f"{results[m][stat]:.4f}" for m in scores], '',
+                       *[''] * len(class_names)])
   plot_confusion(total, class_names, os.path.join(workdir, 'confusion_matrix.png'),
                  f'all folds ({len(keys)})')
   return results

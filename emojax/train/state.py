@@ -1,5 +1,9 @@
 """Train state (parameters, BatchNorm statistics, optimizer state) and the optimizer.
 
+`config.l1` adds the gradient of `l1 * sum |w|` over every kernel (parameters of rank >= 2, not
+biases or normalisation scales) to the loss gradient before clipping and the optimizer: an L1
+penalty in the loss, as Keras' `kernel_regularizer=l1(...)` adds it. The logged loss excludes it.
+
 Freezing lives in the optimizer: `make_optimizer(config, steps, frozen)` sends every parameter whose
 '/'-joined path starts with one of the `frozen` prefixes (a model's `frozen_prefixes`, e.g. the
 attention-LSTM's pre-trained convolutions) to `optax.set_to_zero()`: no update, weight decay included.
@@ -20,8 +24,9 @@ class TrainState(train_state.TrainState):
 
 
 def learning_rate_schedule(config, steps_per_epoch: int) -> optax.Schedule:
-  """`config.schedule`: 'constant' (the papers), 'cosine', or 'step' (x0.1 at `lr_decay_epochs`),
-  each after `warmup_epochs` of linear warm-up."""
+  """`config.schedule`: 'constant' (the papers), 'cosine', 'step' (x0.1 at `lr_decay_epochs`), or
+  'exponential' (x`lr_decay_per_epoch` after every epoch, in steps), each after `warmup_epochs` of
+  linear warm-up."""
   total = max(1, config.num_epochs * steps_per_epoch)
   warmup = int(config.warmup_epochs * steps_per_epoch)
   lr = config.learning_rate
@@ -32,9 +37,12 @@ def learning_rate_schedule(config, steps_per_epoch: int) -> optax.Schedule:
   elif config.schedule == 'step':
     main = optax.piecewise_constant_schedule(
         lr, {max(1, int(e * steps_per_epoch) - warmup): 0.1 for e in config.lr_decay_epochs})
+  elif config.schedule == 'exponential':
+    main = optax.exponential_decay(lr, transition_steps=max(1, steps_per_epoch),
+                                   decay_rate=config.lr_decay_per_epoch, staircase=True)
   else:
-    raise ValueError(f"config.schedule={config.schedule!r}: expected 'constant', 'cosine' or "
-                     "'step'")
+    raise ValueError(f"config.schedule={config.schedule!r}: expected 'constant', 'cosine', 'step' "
+                     "or 'exponential'")
   if warmup <= 0:
     return main
   return optax.join_schedules([optax.linear_schedule(0.0, lr, warmup), main], [warmup])
@@ -63,6 +71,18 @@ def freeze(tx: optax.GradientTransformation, prefixes: Sequence[str]) -> optax.G
   return optax.multi_transform({'train': tx, 'frozen': optax.set_to_zero()}, labels)
 
 
+def add_l1_gradient(strength: float) -> optax.GradientTransformation:
+  """Adds `strength * sign(w)`, the gradient of `strength * |w|`, for every kernel (rank >= 2)."""
+
+  def update(updates, state, params):
+    if params is None:
+      raise ValueError('add_l1_gradient needs the parameters (optimizer.update(grads, state, params))')
+    return jax.tree.map(lambda g, w: g + strength * jnp.sign(w) if w.ndim >= 2 else g,
+                        updates, params), state
+
+  return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
+
+
 def make_optimizer(config, steps_per_epoch: int,
                    frozen: Sequence[str] = ()) -> optax.GradientTransformation:
   """Adam (the papers' optimizer) with optional decoupled weight decay and gradient clipping, leaving
@@ -78,6 +98,8 @@ def make_optimizer(config, steps_per_epoch: int,
     raise ValueError(f"config.optimizer={config.optimizer!r}: expected 'adam' or 'sgd'")
   if config.grad_clip_norm:
     opt = optax.chain(optax.clip_by_global_norm(config.grad_clip_norm), opt)
+  if config.get('l1'):
+    opt = optax.chain(add_l1_gradient(config.l1), opt)
   return freeze(opt, frozen)
 
 
