@@ -1,4 +1,4 @@
-"""RFSCNN (two-stream spatio-temporal recursive network + SVM) on AFEW: train on Train, report on Val.
+"""RFSCNN (two-stream spatio-temporal recursive network + SVM) on AFEW: train on Train, test on Val.
 
     python launch.py --config=configs/afew_rfscnn.py --workdir=/tmp/afew_rfscnn \
         --config.dataset.manual_dir=/path/to/afew      # Train_AFEW/ and Val_AFEW/ (or their zips)

@@ -1,5 +1,5 @@
-"""Classification metrics on host numpy arrays: accuracy (WAR), per-class recall, UAR, macro-averaged
-precision, confusion matrix.
+"""Classification metrics on host numpy arrays: accuracy (WAR), per-class recall, UAR,
+macro-averaged precision, confusion matrix.
 
 WAR (weighted average recall, the in-the-wild benchmarks' name) is accuracy: the recall of each
 class weighted by its share of the examples. UAR weighs every class alike.

@@ -76,7 +76,7 @@ def add_l1_gradient(strength: float) -> optax.GradientTransformation:
 
   def update(updates, state, params):
     if params is None:
-      raise ValueError('add_l1_gradient needs the parameters (optimizer.update(grads, state, params))')
+      raise ValueError('add_l1_gradient needs the parameters: update(grads, state, params)')
     return jax.tree.map(lambda g, w: g + strength * jnp.sign(w) if w.ndim >= 2 else g,
                         updates, params), state
 

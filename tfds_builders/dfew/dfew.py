@@ -1,4 +1,4 @@
-"""DFEW (Dynamic Facial Expressions in the Wild): face tracks of its frame folders, 5 official folds."""
+"""DFEW (Dynamic Facial Expressions in the Wild): face tracks of its frame folders, in 5 folds."""
 
 from __future__ import annotations
 
