@@ -7,7 +7,9 @@
 The main paper's settings (16-frame clips over the whole sequence, 112x112 faces, Adam lr 1e-3,
 batch 4, 100 epochs) with subject-independent 10-fold cross-validation, the usual CK+ protocol;
 each fold's number is its final-epoch test accuracy. The paper reports no CK+ number for this
-network; published CK+ numbers and their protocols are listed in docs/datasets.md.
+network. Published, 7 classes, subject-independent 10-fold: DTAGN (Jung et al., ICCV 2015) 97.25%,
+STM-ExpLet (Liu et al., CVPR 2014) 94.19%; their papers do not say how epochs were chosen; more in
+docs/datasets.md.
 """
 from configs import default
 
