@@ -1,10 +1,22 @@
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+# One JAX compilation cache for the session, its xdist workers and the launch.py / predict processes
+# they start (set before anything imports JAX, inherited through the environment): those compile the
+# same tiny train steps again and again.
+_JAX_CACHE = tempfile.mkdtemp(prefix='emojax-test-jax-cache-')
+atexit.register(shutil.rmtree, _JAX_CACHE, True)
+os.environ.setdefault('JAX_COMPILATION_CACHE_DIR', _JAX_CACHE)
+os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0.5')  # not eager ops
+os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES', '-1')
 
 
 def tiny_config(**overrides):
