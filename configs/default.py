@@ -15,8 +15,20 @@ def get_config() -> ml_collections.ConfigDict:
   config.dataset.data_dir = ''  # '' for TFDS's default (~/tensorflow_datasets)
   config.dataset.manual_dir = ''  # where the licence-gated archive was unpacked
   config.num_classes = 0  # from the dataset's builder info; set only to insist on a count
-  config.num_frames = 16
-  config.image_size = 112
+  config.num_frames = 16  # frames of each clip the model sees
+  config.image_size = 112  # the stored face crops are resized to it (plus augment.crop_margin)
+
+  # Which stored frames make a clip (emojax/data/sampling.py); the builders store whole tracks.
+  config.sampling = ml_collections.ConfigDict()
+  config.sampling.method = 'fixed_interval'  # over the whole video | 'random_segment'
+  config.sampling.num_fragments = 1  # N > 1: N fragments of num_frames / N, one per N-th of video
+  config.sampling.stride = 1  # random_segment: stored frames between a segment's frames
+
+  # Evaluation: num_clips evenly spaced clips x num_crops crops per video, averaged.
+  config.eval = ml_collections.ConfigDict()
+  config.eval.num_clips = 1
+  config.eval.num_crops = 1  # 1..5 of centre, top-left, bottom-right, top-right, bottom-left
+  config.eval.aggregate = 'logits'  # mean logits | 'probabilities' (mean softmax)
 
   config.model = ml_collections.ConfigDict()
   config.model.name = 'emotion_net'
@@ -48,8 +60,12 @@ def get_config() -> ml_collections.ConfigDict:
 
   config.augment = ml_collections.ConfigDict()
   config.augment.random_crop = True
+  # Resize the stored crop to image_size * (1 + crop_margin), then cut image_size (random in
+  # training, centre in evaluation): 128 for 112, as the crops were stored. At most
+  # face_margin / (1 + face_margin) (0.167 for the builders' 0.2), so no window cuts the face.
+  config.augment.crop_margin = 0.143
   config.augment.flip = True
-  config.augment.temporal_jitter = 1
+  config.augment.temporal_jitter = 1  # stored frames each clip index may move in training
   config.augment.brightness = 0.1
   config.augment.contrast = 0.1
 

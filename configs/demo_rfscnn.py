@@ -14,6 +14,7 @@ from configs import demo
 def get_config():
   config = demo.get_config()
   config.num_frames = 8
+  config.sampling.method = 'random_segment'  # the paper's segments: a random 8 of the 16 frames
   config.model = ml_collections.ConfigDict()
   config.model.name = 'rfscnn'
   config.model.cnn_features = (8, 16, 32)

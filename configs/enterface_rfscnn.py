@@ -15,7 +15,8 @@ from configs import enterface
 
 def get_config():
   config = enterface.get_config()
-  config.dataset.config = 'segments_flow'  # 16-frame segments + Farneback flow, computed once
+  config.dataset.config = 'flow'  # whole face tracks + their Farneback flow, computed once
+  config.sampling.method = 'random_segment'  # a random 16-frame segment per video per epoch
 
   config.model = ml_collections.ConfigDict()
   config.model.name = 'rfscnn'

@@ -2,7 +2,7 @@
 of each fold, and `restore`, which reads them back for inference.
 
     W/config.json                  the run's config (JSON; nothing is unpickled)
-    W/data.json                    the dataset's class names and face-crop settings (`DataRecord`)
+    W/data.json                    the run's data contract (`DataRecord`): classes, crops, sampling
     W/fold_K/checkpoints/STEP/     Orbax: `state` (params, batch_stats, opt_state, step), plus the
                                    training loop's `data` (iterator position) and `history`
 
@@ -24,18 +24,43 @@ DATA_FILE = 'data.json'
 
 @dataclasses.dataclass(frozen=True)
 class DataRecord:
-  """The dataset a run trained on, as inference needs it.
+  """The data contract of a run: the dataset it trained on and how it drew clips from it.
+
+  The first four fields come from the dataset's builder info; the rest from the run's config and
+  the dataset's tracks (`emojax.data.pipeline.data_contract`). Prediction reads them, so its
+  windows span and sample what a training clip did. A field a run did not record is None.
 
   Attributes:
-    dataset: TFDS name (with config) and version, e.g. 'oulu_casia/vl_strong:1.0.0'.
+    dataset: TFDS name (with config) and version, e.g. 'oulu_casia/vl_strong:2.0.0'.
     class_names: the dataset's classes in label order (its builder info's `ClassLabel`).
-    crop_size: side of the stored square face crops the model's inputs were cut from.
+    crop_size: side of the stored square face crops.
     crop_margin: face-box margin of those crops (None: the dataset is not MTCNN-cropped).
+    fps: stored frames per second (the dataset's median).
+    median_frames: stored frames per video (the dataset's median).
+    image_size: side of the model input; the stored crop is resized to it plus `resize_margin`.
+    resize_margin: `config.augment.crop_margin`: crops were resized to image_size * (1 + margin)
+      and cut to image_size (random in training, centre in evaluation).
+    num_frames: frames per model clip.
+    sampling: `config.sampling` as used: {'method', 'num_fragments', 'stride'}.
+    whole_video: whether a clip spans the whole video (else one segment of it).
+    span_frames: stored frames one clip spans, first to last (for a whole video: the median one).
+    span_seconds: the same span in seconds.
+    views: evaluation's {'num_clips', 'num_crops', 'aggregate'}.
   """
   dataset: str
   class_names: tuple[str, ...]
   crop_size: int
   crop_margin: float | None = None
+  fps: float | None = None
+  median_frames: int | None = None
+  image_size: int | None = None
+  resize_margin: float | None = None
+  num_frames: int | None = None
+  sampling: dict | None = None
+  whole_video: bool | None = None
+  span_frames: int | None = None
+  span_seconds: float | None = None
+  views: dict | None = None
 
   def to_json(self) -> dict:
     return {**dataclasses.asdict(self), 'class_names': list(self.class_names)}

@@ -16,7 +16,7 @@ from tfds_builders.oulu_casia import OuluCasiaConfig
 from tfds_builders.oulu_casia import fake_archive as oulu_fake
 from tfds_builders.oulu_casia import oulu_casia
 
-TINY = dict(clip_len=4, size=32)  # Stored clips of 4 x 32 x 32 keep face detection quick.
+TINY = dict(size=32, max_frames=6)  # At most 6 stored 32 x 32 faces keep face detection quick.
 
 
 def _build(name, config, manual_dir, data_dir, num_workers=1):
@@ -29,13 +29,19 @@ def _build(name, config, manual_dir, data_dir, num_workers=1):
   return builder, examples, manifest
 
 
-def _check_examples(builder, examples, expected, clip_shape):
+def _check_examples(builder, examples, expected, fps=25.0):
+  """Every expected video, each the face track of the whole video: every frame, or every
+  `step`-th where the video has more than `max_frames` (`fps` says the stored rate)."""
   names = builder.info.features['label']
   got = {e['video_id'].decode(): (names.int2str(int(e['label'])), e['subject'].decode())
          for e in examples}
   assert got == expected
+  cfg = builder.builder_config
   for e in examples:
-    assert e['clip'].shape == clip_shape and e['clip'].dtype == np.uint8
+    step = max(cfg.frame_step, -(-int(e['video_frames']) // cfg.max_frames))
+    assert e['clip'].shape == (len(range(0, int(e['video_frames']), step)), cfg.size, cfg.size, 3)
+    assert e['clip'].dtype == np.uint8 and len(e['clip']) <= cfg.max_frames
+    assert e['fps'] == pytest.approx(fps / step)
     assert e['clip'].std() > 10  # A face crop, not a blank.
 
 
@@ -48,10 +54,10 @@ def test_configs_and_features():
   assert [c.name for c in oulu.BUILDER_CONFIGS] == [
       'vl_strong', 'vl_weak', 'vl_dark', 'ni_strong', 'ni_weak', 'ni_dark']
   enterface = tfds.builder('enterface05', data_dir='/nonexistent')
-  assert [c.name for c in enterface.BUILDER_CONFIGS] == ['default', 'subjects42',
-                                                        'segments_flow']
+  assert [c.name for c in enterface.BUILDER_CONFIGS] == ['default', 'subjects42', 'flow']
   for b in (oulu, enterface):
-    assert b.info.features['clip'].shape == (16, 128, 128, 3)
+    assert b.info.features['clip'].shape == (None, 128, 128, 3)
+    assert b.builder_config.frame_step == 1 and b.builder_config.max_frames == 300
     assert b.info.features['clip'].np_dtype == np.uint8
     assert b.info.features['label'].names == [
         'anger', 'disgust', 'fear', 'happiness', 'sadness', 'surprise']
@@ -67,7 +73,7 @@ class SevenClasses(common.VideoBuilder, skip_registration=True):
 
   VERSION = tfds.core.Version('1.0.0')
   CLASS_NAMES = ('anger', 'contempt', 'disgust', 'fear', 'happiness', 'sadness', 'surprise')
-  BUILDER_CONFIGS = [common.ClipConfig(name='tiny', clip_len=2, size=32)]
+  BUILDER_CONFIGS = [common.ClipConfig(name='tiny', size=32)]
   MANUAL_DOWNLOAD_INSTRUCTIONS = 'A fake Oulu-CASIA tree.'
 
   def _split_generators(self, dl_manager):
@@ -111,8 +117,9 @@ def test_oulu_casia_end_to_end(tmp_path):
   # Two workers: the process pool path.
   builder, examples, manifest = _build('oulu_casia', config, fake.root, tmp_path / 'data',
                                        num_workers=2)
-  _check_examples(builder, examples, fake.videos, (4, 32, 32, 3))
+  _check_examples(builder, examples, fake.videos)
   assert {e['video_id'] for e in examples} >= {b'VL/Strong/P002/Happiness'}
+  assert {int(e['video_frames']) for e in examples} == {3, 4, 5, 6, 7}  # 7 frames: every 2nd
   reasons = {m.path: m.reason for m in manifest}
   assert set(reasons) == set(fake.corrupt) | set(fake.faceless)
   for path in fake.corrupt:
@@ -128,7 +135,7 @@ def test_oulu_casia_ni_config_reads_grey_frames(tmp_path):
   config = OuluCasiaConfig(name='tiny_ni', modality='NI', illumination='Dark', **TINY)
   builder, examples, manifest = _build('oulu_casia', config, fake.root, tmp_path / 'data')
   ni_videos = {k: v for k, v in fake.videos.items() if k.startswith('NI/')}
-  _check_examples(builder, examples, ni_videos, (4, 32, 32, 3))
+  _check_examples(builder, examples, ni_videos)
   clip = examples[0]['clip']
   np.testing.assert_array_equal(clip[..., 0], clip[..., 2])  # Grey in, grey out.
   assert manifest == []
@@ -141,7 +148,7 @@ def test_oulu_casia_finds_tree_inside_a_zip(tmp_path):
   shutil.make_archive(tmp_path / 'manual' / 'Oulu_CASIA', 'zip', fake.root)
   config = OuluCasiaConfig(name='tiny', **TINY)
   builder, examples, _ = _build('oulu_casia', config, tmp_path / 'manual', tmp_path / 'data')
-  _check_examples(builder, examples, fake.videos, (4, 32, 32, 3))
+  _check_examples(builder, examples, fake.videos)
 
 
 def test_oulu_casia_expression_folders_are_class_names_or_skipped(tmp_path):
@@ -165,9 +172,9 @@ def test_cli_builds_default_config_readable_by_name(tmp_path, capsys):
   source = tfds.data_source('oulu_casia', data_dir=data_dir)['train']
   assert len(source) == 2
   example = source[0]
-  assert example['clip'].shape == (16, 128, 128, 3)
-  assert example['subject'] == b'P005'
-  assert os.path.exists(os.path.join(data_dir, 'oulu_casia', 'vl_strong', '1.0.0',
+  assert example['clip'].shape == (5, 128, 128, 3) and example['video_frames'] == 5
+  assert example['subject'] == b'P005' and example['fps'] == 25.0
+  assert os.path.exists(os.path.join(data_dir, 'oulu_casia', 'vl_strong', '2.0.0',
                                      'skipped.tsv'))
 
 
@@ -235,7 +242,8 @@ def test_enterface_nested_end_to_end(tmp_path):
   assert len(fake.videos) == 9 and len(fake.excluded) == 6
   config = Enterface05Config(name='tiny', **TINY)
   builder, examples, manifest = _build('enterface05', config, fake.root, tmp_path / 'data')
-  _check_examples(builder, examples, fake.videos, (4, 32, 32, 3))
+  _check_examples(builder, examples, fake.videos)
+  assert {int(e['video_frames']) for e in examples} >= {8, 9}  # stored every 2nd frame
   # Subject 11's files are named s12_*: the folder decides.
   assert {e['subject'] for e in examples} == {b's3', b's11'}
   reasons = {m.path: m.reason for m in manifest}
@@ -258,8 +266,7 @@ def test_enterface_flat_layout_from_zip(tmp_path):
   config = Enterface05Config(name='tiny_flat', exclude_subjects=('s23',), **TINY)
   builder, examples, manifest = _build('enterface05', config, tmp_path / 'manual',
                                        tmp_path / 'data')
-  _check_examples(builder, examples, {k: v for k, v in fake.videos.items() if v[1] != 's23'},
-                  (4, 32, 32, 3))
+  _check_examples(builder, examples, {k: v for k, v in fake.videos.items() if v[1] != 's23'})
   assert sorted(os.path.basename(m.path) for m in manifest) == [
       's23_ha_3.avi', 's23_sa_3.avi', 's23_su_3.avi']
 
@@ -270,9 +277,25 @@ def test_enterface_flow_feature_is_the_flow_of_the_stored_faces(tmp_path):
   fake = enterface_fake.make_fake_archive(
       tmp_path / 'manual', subjects=(1,), emotions=('anger', 'happiness'), sentences=(1,),
       frame_size=(320, 240), num_frames=8, codec='MJPG')
-  config = Enterface05Config(name='tiny_flow', sampling='segment', flow='farneback', **TINY)
+  config = Enterface05Config(name='tiny_flow', flow='farneback', size=32, frame_step=3)
   builder, examples, _ = _build('enterface05', config, fake.root, tmp_path / 'data')
-  assert len(examples) == 2
+  _check_examples(builder, examples, fake.videos)
   for e in examples:
-    assert e['flow'].shape == (4, 32, 32, 3) and e['flow'].dtype == np.uint8
+    assert e['video_frames'] == 8 and e['fps'] == pytest.approx(25 / 3)
+    assert e['flow'].shape == (3, 32, 32, 3) and e['flow'].dtype == np.uint8
     np.testing.assert_array_equal(e['flow'], flow.flow_images(e['clip'], 'farneback'))
+
+
+def test_read_track_keeps_every_step_th_frame_within_the_cap(tmp_path):
+  from emojax.data import video
+  from tfds_builders import fakes, workers
+  path = str(tmp_path / 'v.avi')
+  enterface_fake.write_avi(path, fakes.fake_face_frames(20, (64, 48)), fps=20.0, codec='MJPG')
+  source = common.Source('v.avi', 'anger', 's1', path)
+  frames, fps, n = workers.read_track(source, common.ClipConfig(name='t', max_frames=6))
+  assert n == 20 and fps == 5.0 and len(frames) == 5  # step 4: frames 0, 4, ..., 16
+  np.testing.assert_array_equal(frames, video.read_video(path)[::4])
+  frames, fps, _ = workers.read_track(source, common.ClipConfig(name='t', frame_step=3))
+  assert len(frames) == 7 and fps == pytest.approx(20 / 3)
+  with pytest.raises(ValueError, match='builder config t: frame_step=0'):
+    common.check_spec(common.ClipConfig(name='t', frame_step=0))

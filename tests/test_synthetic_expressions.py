@@ -55,9 +55,11 @@ def test_tiny_builds_as_array_record_and_reads_back(tmp_path):
   cfg = builder.builder_config
   assert len(source) == cfg.num_subjects * NUM_CLASSES * cfg.videos_per_class == 36
   examples = [source[i] for i in range(len(source))]
-  for ex in examples:
+  assert builder.info.features['clip'].shape == (None, 32, 32, 3)
+  for ex in examples:  # each video stored whole, at the config's frame rate
     assert isinstance(ex['clip'], np.ndarray)
     assert ex['clip'].dtype == np.uint8 and ex['clip'].shape == (8, 32, 32, 3)
+    assert ex['fps'] == 20.0 and ex['video_frames'] == 8
   labels = [int(ex['label']) for ex in examples]
   subjects = [ex['subject'].decode() for ex in examples]
   video_ids = [ex['video_id'].decode() for ex in examples]

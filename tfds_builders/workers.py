@@ -2,8 +2,9 @@
 
 A source (`common.Source`) becomes an example under a spec (`common.ClipConfig`):
 
-  read frames -> sample `clip_len` indices -> `extract_face_track` at `size`
-  -> {'clip', 'label', 'subject', 'video_id'} (+ 'flow')
+  read every `frame_step`-th frame (up to `max_frames`) -> `extract_face_track` at `size` on
+  every one -> {'clip' (the whole track), 'fps', 'video_frames', 'label', 'subject',
+  'video_id'} (+ 'flow', the flow images of the stored track)
 
 Workers are spawned, not forked (JAX is multithreaded), so a script that builds
 must guard its entry point with `if __name__ == '__main__':`.
@@ -39,20 +40,53 @@ def _init_worker(spec) -> None:
   cv2.setNumThreads(1)
 
 
-def read_clip(source, spec) -> tuple[np.ndarray, int]:
-  """The sampled frames of a source (`uint8 [clip_len, H, W, 3]`) and its length."""
+def stored_step(num_frames: int, spec) -> int:
+  """The frame step a video of `num_frames` is stored with: `spec.frame_step`, or the smallest
+  larger one that keeps it within `spec.max_frames` stored frames."""
+  return max(spec.frame_step, -(-num_frames // spec.max_frames))
+
+
+def _decode_every(reader: video.VideoReader, step: int) -> list[np.ndarray]:
+  return [frame for _, frame in reader.frames(lambda i: i % step == 0)]
+
+
+def read_track(source, spec) -> tuple[np.ndarray, float, int]:
+  """The stored frames of a source (`uint8 [N, H, W, 3]`, every `stored_step`-th frame), their
+  frame rate and the source's length in frames.
+
+  The rate is the source's own (`Source.fps`, else the container's, else `video.DEFAULT_FPS`)
+  divided by the step. A video file that decodes to fewer than 90% of the frames its container
+  declares is truncated: VideoReadError.
+  """
   if source.frames:
-    frames = video.read_image_sequence(source.frames)
-    idx = video.sample_indices(len(frames), spec.clip_len, spec.sampling)
-    return frames[idx], len(frames)
-  return video.read_video_clip(source.path, spec.clip_len, spec.sampling)
+    step = stored_step(len(source.frames), spec)
+    frames = video.read_image_sequence(source.frames[::step])
+    return frames, (source.fps or video.DEFAULT_FPS) / step, len(source.frames)
+  reader = video.VideoReader(source.path)
+  declared = reader.frame_count_hint
+  if not declared:
+    reader.decode([])  # Count only.
+    declared = reader.num_frames
+  step = stored_step(declared, spec)
+  frames = _decode_every(reader, step)
+  n = reader.num_frames
+  if n < 0.9 * declared - 1:
+    raise video.VideoReadError(
+        source.path, f'truncated: the container declares {declared} frames, only {n} decode')
+  if stored_step(n, spec) != step:  # The container's count was wrong enough to matter.
+    step = stored_step(n, spec)
+    frames = _decode_every(reader, step)
+    if reader.num_frames != n:
+      raise video.VideoReadError(
+          source.path, f'frame count unstable across decodes ({n} vs {reader.num_frames})')
+  return np.stack(frames), (source.fps or reader.fps or video.DEFAULT_FPS) / step, n
 
 
 def process_source(source, spec=None):
   """Source -> (video_id, example | None, (path, skip reason) | None, frames decoded)."""
   spec = spec or _SPEC
   try:
-    frames, n = read_clip(source, spec)
+    frames, fps, n = read_track(source, spec)
   except video.VideoReadError as e:
     return source.video_id, None, (e.path, f'unreadable: {e.problem}'), 0
   try:
@@ -68,11 +102,13 @@ def process_source(source, spec=None):
   except Exception as e:
     raise RuntimeError(f'face extraction failed on {source.path}: {e!r}') from e
   clip = np.asarray(track.crops, dtype=np.uint8)
-  want = (spec.clip_len, spec.size, spec.size, 3)
+  want = (len(frames), spec.size, spec.size, 3)
   if clip.shape != want:
     raise RuntimeError(f'{source.path}: face track has shape {clip.shape}, expected {want}')
   example = {
     'clip': clip,
+    'fps': np.float32(fps),
+    'video_frames': np.int32(n),
     'label': source.label,
     'subject': source.subject,
     'video_id': source.video_id,

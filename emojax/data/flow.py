@@ -71,6 +71,13 @@ def decode_flow(images: np.ndarray, clip: float = FLOW_CLIP) -> np.ndarray:
   return (np.asarray(images[..., :2], np.float32) - 127.5) / 127.5 * clip
 
 
+def scale_flow_images(images: np.ndarray, factor: float, clip: float = FLOW_CLIP) -> np.ndarray:
+  """Flow images of frames resized by `factor` (given the resized images): displacements scale."""
+  if factor == 1.0:
+    return images
+  return encode_flow(decode_flow(images, clip) * factor, clip)
+
+
 def flow_images(frames: np.ndarray, method: str = 'farneback', clip: float = FLOW_CLIP) -> np.ndarray:
   """RGB clip `uint8 [T, H, W, 3]` -> flow images `uint8 [T, H, W, 3]` (see the module docstring)."""
   frames = np.asarray(frames)

@@ -1,10 +1,12 @@
-"""Grain input pipelines over `tfds.data_source`: index, augment, batch, shard.
+"""Grain input pipelines over `tfds.data_source`: index, sample, augment, batch, shard.
 
-Examples follow DESIGN.md: `clip` uint8 [T, S, S, 3] faces stored slightly larger (S) than the model
-input, `label`, `subject`, `video_id`. Training draws a randomly cropped, flipped, jittered and
-colour-perturbed `num_frames x image_size` clip; evaluation takes the centre crop of evenly spaced
-frames. Each process reads its own shard of the examples, and the training iterator's position is a
-small JSON-able state saved beside the train state in checkpoints.
+Examples follow DESIGN.md: `clip` uint8 `[N, S, S, 3]`, the face track of a whole video, `label`,
+`subject`, `video_id`, `fps` (stored frames per second). Training draws a fresh clip from the track
+every epoch (`emojax.data.sampling`), resizes it with the crop margin, random-crops, flips and
+perturbs colour; evaluation takes `config.eval.num_clips` x `num_crops` views per video, which
+`eval_batches` flattens into padded batches with the video each view belongs to. Each process
+reads its own shard of the examples, and the training iterator's position is a small JSON-able
+state saved beside the train state in checkpoints.
 """
 from __future__ import annotations
 
@@ -16,33 +18,66 @@ import jax
 import numpy as np
 
 from emojax import models
-from emojax.data import flow
-from emojax.data.video import fixed_interval_indices
+from emojax.data import faces, flow
+from emojax.data import sampling as sampling_lib
 
 
 @dataclasses.dataclass(frozen=True)
 class DatasetIndex:
-  """Per-example metadata read once from a source, used to split by subject."""
+  """Per-example metadata read once from a source, used to split by subject.
+
+  `num_stored` is each track's length in stored frames, `fps` its stored frame rate (NaN for a
+  dataset that records none).
+  """
   labels: np.ndarray
   subjects: np.ndarray
   video_ids: np.ndarray
   class_names: tuple[str, ...]
+  num_stored: np.ndarray | None = None
+  fps: np.ndarray | None = None
 
 
-def _text(value) -> str:
+def as_text(value) -> str:
   return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def read_index(source, class_names: Sequence[str]) -> DatasetIndex:
-  """Labels, subjects and video ids of every example of `source`."""
-  labels, subjects, video_ids = [], [], []
+  """Labels, subjects, video ids, track lengths and frame rates of every example of `source`."""
+  labels, subjects, video_ids, lengths, rates = [], [], [], [], []
   for i in range(len(source)):
     example = source[i]
     labels.append(int(example['label']))
-    subjects.append(_text(example['subject']))
-    video_ids.append(_text(example['video_id']))
+    subjects.append(as_text(example['subject']))
+    video_ids.append(as_text(example['video_id']))
+    lengths.append(len(example['clip']))
+    rates.append(float(example.get('fps', np.nan)))
   return DatasetIndex(np.asarray(labels, np.int32), np.asarray(subjects), np.asarray(video_ids),
-                      tuple(class_names))
+                      tuple(class_names), np.asarray(lengths, np.int64),
+                      np.asarray(rates, np.float64))
+
+
+def data_contract(record, config, index: DatasetIndex):
+  """`record` (a `checkpoints.DataRecord` of the dataset) with what the run draws from it: frame
+  rate, sampling, clip length and span, resize margin and evaluation views."""
+  sampling = check_sampling(config, record)
+  fps = float(np.nanmedian(index.fps)) if np.isfinite(index.fps).any() else None
+  median_frames = int(np.median(index.num_stored))
+  span = sampling.span(median_frames)
+  return dataclasses.replace(
+      record, fps=fps, median_frames=median_frames, image_size=config.image_size,
+      resize_margin=float(config.augment.get('crop_margin', 0.0)), num_frames=config.num_frames,
+      sampling={'method': sampling.method, 'num_fragments': sampling.num_fragments,
+                'stride': sampling.stride},
+      whole_video=sampling.whole_video, span_frames=span,
+      span_seconds=None if fps is None else span / fps,
+      views=sampling_lib.view_settings(config))
+
+
+def check_sampling(config, record) -> sampling_lib.Sampling:
+  """`sampling.check_config` against the face margin of the dataset's crops (the builders' default
+  for data not cropped by MTCNN): fails at start, naming the setting that cannot work."""
+  face_margin = faces.CROP_MARGIN if record.crop_margin is None else record.crop_margin
+  return sampling_lib.check_config(config, face_margin)
 
 
 class Subset:
@@ -59,29 +94,21 @@ class Subset:
     return self._source[int(self._indices[i])]
 
 
-def temporal_indices(num_stored: int, num_frames: int, rng: np.random.Generator | None = None,
-                     jitter: int = 0) -> np.ndarray:
-  """Evenly spaced frame indices, each moved by up to `jitter` frames at random (kept in order)."""
-  indices = fixed_interval_indices(num_stored, num_frames)
-  if rng is not None and jitter:
-    indices = np.sort(np.clip(indices + rng.integers(-jitter, jitter + 1, indices.shape), 0,
-                              num_stored - 1))
-  return indices
-
-
 def train_transform(example: dict, rng: np.random.Generator, config) -> dict:
-  """Random crop, horizontal flip, temporal jitter, brightness and contrast; uint8 in and out."""
+  """A fresh clip of the track (`config.sampling`), resized with the crop margin, randomly cropped
+  and flipped, brightness and contrast perturbed; uint8 in and out."""
   clip = example['clip']
   aug = config.augment
-  frames = temporal_indices(clip.shape[0], config.num_frames, rng, aug.temporal_jitter)
+  frames = sampling_lib.Sampling.from_config(config).train_indices(len(clip), rng,
+                                                                    aug.temporal_jitter)
   size = config.image_size
-  height, width = clip.shape[1:3]
+  side = sampling_lib.resized_side(size, aug.get('crop_margin', 0.0))
   if aug.random_crop:
-    top, left = rng.integers(0, height - size + 1), rng.integers(0, width - size + 1)
+    top, left = rng.integers(0, side - size + 1), rng.integers(0, side - size + 1)
   else:
-    top, left = (height - size) // 2, (width - size) // 2
-  window = (frames, slice(top, top + size), slice(left, left + size))
-  clip = clip[window]
+    top, left = sampling_lib.crop_offsets(side, size)[0]
+  window = (slice(None), slice(top, top + size), slice(left, left + size))
+  clip = sampling_lib.resize_frames(clip[frames], side)[window]
   flip = aug.flip and rng.random() < 0.5
   if flip:
     clip = clip[:, :, ::-1]
@@ -93,24 +120,37 @@ def train_transform(example: dict, rng: np.random.Generator, config) -> dict:
     clip = np.clip((pixels - mean) * contrast + mean + brightness, 0, 255).astype(np.uint8)
   stored_flow = example.get('flow')
   if stored_flow is not None and config.get('flow'):
-    stored_flow = stored_flow[window]
+    stored_flow = _resized_flow(stored_flow[frames], side)[window]
     if flip:
       stored_flow = flow.mirror_flow_images(stored_flow[:, :, ::-1])
   return {'clip': _with_flow(np.ascontiguousarray(clip), config, stored_flow),
           'label': np.int32(example['label'])}
 
 
-def eval_transform(example: dict, config) -> dict:
-  """Centre crop of evenly spaced frames."""
-  clip = example['clip']
+def eval_views(example: dict, config) -> dict:
+  """The `config.eval.num_clips` x `num_crops` views of a video, `clip` `[V, T, H, W, C]` (clip
+  k's crops together), from the track resized with the crop margin."""
+  clip, stored_flow = example['clip'], example.get('flow')
+  settings = sampling_lib.view_settings(config)
   size = config.image_size
-  top, left = (clip.shape[1] - size) // 2, (clip.shape[2] - size) // 2
-  window = (temporal_indices(clip.shape[0], config.num_frames), slice(top, top + size),
-            slice(left, left + size))
-  stored_flow = example.get('flow')
-  return {'clip': _with_flow(np.ascontiguousarray(clip[window]), config,
-                             None if stored_flow is None else stored_flow[window]),
-          'label': np.int32(example['label'])}
+  side = sampling_lib.resized_side(size, config.augment.get('crop_margin', 0.0))
+  offsets = sampling_lib.crop_offsets(side, size, settings['num_crops'])
+  views = []
+  for frames in sampling_lib.Sampling.from_config(config).view_indices(
+      len(clip), settings['num_clips']):
+    resized = sampling_lib.resize_frames(clip[frames], side)
+    resized_flow = None if stored_flow is None else _resized_flow(stored_flow[frames], side)
+    for top, left in offsets:
+      window = (slice(None), slice(top, top + size), slice(left, left + size))
+      views.append(_with_flow(np.ascontiguousarray(resized[window]), config,
+                              None if resized_flow is None else resized_flow[window]))
+  return {'clip': np.stack(views), 'label': np.int32(example['label'])}
+
+
+def _resized_flow(images: np.ndarray, side: int) -> np.ndarray:
+  """Stored flow images at `side` pixels, their displacements scaled with the image."""
+  return flow.scale_flow_images(sampling_lib.resize_frames(images, side),
+                                side / images.shape[1])
 
 
 def _with_flow(clip: np.ndarray, config, stored_flow: np.ndarray | None = None) -> np.ndarray:
@@ -121,14 +161,6 @@ def _with_flow(clip: np.ndarray, config, stored_flow: np.ndarray | None = None) 
   if stored_flow is None:
     return flow.clip_with_flow(clip, config.flow.method)
   return np.concatenate([clip, np.ascontiguousarray(stored_flow)], axis=-1)
-
-
-def check_example_size(source, config) -> None:
-  """Fails at start, naming the setting, when stored clips are smaller than the model input."""
-  clip = source[0]['clip']
-  if min(clip.shape[1:3]) < config.image_size:
-    raise ValueError(f'config.image_size={config.image_size} is larger than the stored faces '
-                     f'({clip.shape[1]}x{clip.shape[2]}) of {config.dataset.name}')
 
 
 def process_batch_size(global_batch_size: int, name: str = 'config.batch_size') -> int:
@@ -152,25 +184,29 @@ def train_dataset(source, indices: Sequence[int], config, seed: int) -> grain.It
 
 
 def eval_batches(source, indices: Sequence[int], config):
-  """Yields padded eval batches of this process's shard with a `mask` of real examples.
+  """Yields padded batches of this process's views with a `mask` of real ones and `video`, the
+  position in `indices` of the video each view belongs to.
 
-  Every process yields the same number of equally sized batches (the global count), as a sharded
-  step requires.
+  Each video gives `sampling.num_views(config)` consecutive views (`eval_views`). Every process
+  yields the same number of equally sized batches (the global count), as a sharded step requires.
   """
   batch_size = process_batch_size(config.eval_batch_size, 'config.eval_batch_size')
-  shard = np.asarray(indices)[jax.process_index()::jax.process_count()]
-  per_process = -(-len(indices) // jax.process_count())
+  positions = np.arange(len(indices))[jax.process_index()::jax.process_count()]
+  per_process = -(-len(indices) // jax.process_count()) * sampling_lib.num_views(config)
   num_batches = -(-per_process // batch_size)
-  ds = grain.MapDataset.source(Subset(source, shard)).map(lambda ex: eval_transform(ex, config))
-  examples = iter(_prefetch(ds, config, batch=False))
+  ds = (grain.MapDataset.source(Subset(source, np.asarray(indices)[positions]))
+        .map(lambda ex: eval_views(ex, config)))
+  views = ((view, example['label'], position)
+           for position, example in zip(positions, _prefetch(ds, config, batch=False))
+           for view in example['clip'])
   blank = np.zeros(models.input_shape(config)[1:], np.uint8)
   for _ in range(num_batches):
-    chunk = [x for _, x in zip(range(batch_size), examples)]
+    chunk = [x for _, x in zip(range(batch_size), views)]
     pad = batch_size - len(chunk)
-    clips = np.stack([x['clip'] for x in chunk] + [blank] * pad)
-    labels = np.asarray([x['label'] for x in chunk] + [0] * pad, np.int32)
-    mask = np.asarray([True] * len(chunk) + [False] * pad)
-    yield {'clip': clips, 'label': labels, 'mask': mask}
+    yield {'clip': np.stack([c for c, _, _ in chunk] + [blank] * pad),
+           'label': np.asarray([y for _, y, _ in chunk] + [0] * pad, np.int32),
+           'video': np.asarray([v for _, _, v in chunk] + [-1] * pad, np.int32),
+           'mask': np.asarray([True] * len(chunk) + [False] * pad)}
 
 
 def _prefetch(ds: grain.MapDataset, config, batch: bool = True) -> grain.IterDataset:

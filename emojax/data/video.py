@@ -27,6 +27,7 @@ import numpy as np
 
 __all__ = [
   'VideoReadError',
+  'DEFAULT_FPS',
   'VideoReader',
   'FrameArray',
   'open_frames',
@@ -117,6 +118,7 @@ def sample_indices(num_frames: int, clip_len: int, method: str) -> np.ndarray:
 
 
 CHUNK_FRAMES = 32  # frames a streaming pass decodes at a time
+DEFAULT_FPS = 25.0  # assumed for frames that come without a rate: arrays, image sequences, files
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.gif', '.webp', '.tif', '.tiff')
 
 

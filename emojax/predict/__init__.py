@@ -15,17 +15,19 @@ The frames go through the builders' face pipeline (`tfds_builders/workers.py::pr
 MTCNN on every frame, the subject's track over the whole video, boxes smoothed over time, square
 crops with no alignment, at the size and margin the run's dataset stored (its `DataRecord`; the
 builders' defaults, `emojax.data.faces.STORED_CROP_SIZE` and `CROP_MARGIN`, for a run that recorded
-none), then `eval_transform`'s centre crop to `config.image_size`. Detection is streamed in chunks
-(a long video need not fit in memory; the video is decoded a second time for cropping when its
-frames exceed `max_cached_bytes`); on any input the crops equal
-`extract_face_track(frames, size, margin)`'s.
+none), then evaluation's centre view: resized to `image_size * (1 + crop margin)` and cut to
+`config.image_size` (`emojax.data.sampling`). Detection is streamed in chunks (a long video need not
+fit in memory; the video is decoded a second time for cropping when its frames exceed
+`max_cached_bytes`); on any input the crops equal `extract_face_track(frames, size, margin)`'s.
 
-Windows: `config.num_frames` frames per window, starting every `stride` frames (plus one window
-flush with the end, so every frame is covered). By default the window's frames are consecutive
-(span = num_frames). With `span` > num_frames the window covers `span` frames and takes
-`num_frames` of them at a fixed interval (`emojax.data.video.fixed_interval_indices`, the sampling
-the datasets use), which suits models trained on whole, longer expressions. Windows in which
-fewer than `min_face_fraction` of the sampled frames had a detected face are not run.
+Windows match training by default (`timeline.window_plan`, from the run's data contract): a window
+spans what a training clip spanned, in seconds (a whole-video contract: the training videos'
+median length, at most the video), and takes `config.num_frames` of its frames as evaluation
+sampled a clip from a stored track (`config.sampling`: evenly spaced, or a segment, or fragments),
+at the video's own frame rate. One window starts every `stride` frames (plus one flush with the
+end, so every frame is covered). `span` (frames) overrides the length. A run that recorded no span
+uses `config.num_frames` consecutive frames. Windows in which fewer than `min_face_fraction` of the
+sampled frames had a detected face are not run.
 
 Timeline: each frame averages the probabilities of the run windows whose span covers it, then
 `emojax.data.smoothing.gaussian_smooth` over time (`smoothing` seconds, its sigma; normalised over

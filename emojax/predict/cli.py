@@ -26,18 +26,21 @@ def run_camera(index: int, restored, stride: int = 4, max_frames: int | None = N
   """Live labels from camera `index`: one line per `stride` frames once a window is full.
 
   Per frame the best-scoring face is detected (no whole-video track is possible live), its box
-  smoothed with an exponential moving average, cropped as the builders do, and the last
-  `config.num_frames` crops form the window. Stops on Ctrl-C, at `max_frames`, or when the camera
-  stops delivering frames.
+  smoothed with an exponential moving average, cropped as the builders do, and the last window's
+  frames (`timeline.window_plan` at the camera's frame rate) form the clip. Stops on Ctrl-C, at
+  `max_frames`, or when the camera stops delivering frames.
   """
   config = restored.config
   size, margin = timeline.crop_settings(restored)
+  side = timeline.resize_side(restored)
   cap = cv2.VideoCapture(index)
   if not cap.isOpened():
     raise VideoReadError(f'camera {index}', 'cannot be opened (no such camera, or it is busy)')
+  fps = cap.get(cv2.CAP_PROP_FPS)
+  span, offsets = timeline.window_plan(restored, fps if 0 < fps < 1000 else video_lib.DEFAULT_FPS)
   detector = detector or mtcnn.default_detector()
   names = restored.class_names
-  window, box, n = collections.deque(maxlen=config.num_frames), None, 0
+  window, box, n = collections.deque(maxlen=span), None, 0
   try:
     while max_frames is None or n < max_frames:
       ok, bgr = cap.read()
@@ -52,8 +55,8 @@ def run_camera(index: int, restored, stride: int = 4, max_frames: int | None = N
         continue
       box = det.boxes[0] if box is None else 0.6 * box + 0.4 * det.boxes[0]
       window.append(faces.crop_faces(rgb[None], box[None], size, margin)[0])
-      if len(window) == config.num_frames and n % stride == 0:
-        clips = timeline.model_inputs(np.stack(window)[None], config)
+      if len(window) == span and n % stride == 0:
+        clips = timeline.model_inputs(np.stack(window)[offsets][None], config, side)
         p = np.asarray(timeline.probabilities(restored.model, restored.variables, clips))[0]
         out(f'frame {n:6d}  {names[int(np.argmax(p))]:<10s} {float(np.max(p)):.2f}')
   except KeyboardInterrupt:
@@ -74,7 +77,8 @@ def _parser() -> argparse.ArgumentParser:
   p.add_argument('--out', help='output directory (timeline.json / .csv / .png, annotated.mp4)')
   p.add_argument('--stride', type=int, default=4, help='frames between window starts')
   p.add_argument('--span', type=int, default=None,
-                 help='frames one window covers (default: config.num_frames, consecutive)')
+                 help="frames one window covers (default: a training clip's span, from the "
+                 "run's data.json)")
   p.add_argument('--smoothing', type=float, default=0.2, help='timeline smoothing sigma, seconds')
   p.add_argument('--batch_size', type=int, default=8, help='windows per model call')
   p.add_argument('--fold', type=int, default=None, help='fold of the workdir (default: first)')

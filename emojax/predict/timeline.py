@@ -14,13 +14,13 @@ from tqdm.auto import tqdm
 
 from emojax import checkpoints
 from emojax.data import faces, flow, mtcnn
+from emojax.data import sampling as sampling_lib
 from emojax.data import video as video_lib
 from emojax.data.smoothing import gaussian_smooth
 from emojax.data.video import VideoReadError
 from emojax.models import normalize_clip
 from emojax.predict.outputs import Prediction
 
-DEFAULT_FPS = 25.0  # of an array, or of a file that declares no frame rate
 
 
 class VideoTooShortError(ValueError):
@@ -43,10 +43,41 @@ def crop_settings(restored: checkpoints.Restored) -> tuple[int, float]:
   record = restored.data
   size = faces.STORED_CROP_SIZE if record is None else record.crop_size
   margin = faces.CROP_MARGIN if record is None or record.crop_margin is None else record.crop_margin
-  if size < restored.config.image_size:
-    raise ValueError(f'{restored.path}: config.image_size={restored.config.image_size} is larger '
-                     f'than the face crops of its dataset ({size} pixels)')
   return size, margin
+
+
+def resize_side(restored: checkpoints.Restored) -> int:
+  """Side the face crops are resized to before evaluation's centre `image_size` crop: from the
+  run's resize margin (its `DataRecord`, else `config.augment.crop_margin`); a run from before
+  resizing cut its inputs from the stored crops, so the stored side."""
+  config, record = restored.config, restored.data
+  if record is not None and record.resize_margin is not None:
+    return sampling_lib.resized_side(config.image_size, record.resize_margin)
+  if 'crop_margin' in config.get('augment', {}):
+    return sampling_lib.resized_side(config.image_size, config.augment.crop_margin)
+  return crop_settings(restored)[0]
+
+
+def window_plan(restored: checkpoints.Restored, fps: float, num_frames: int | None = None,
+                span: int | None = None) -> tuple[int, np.ndarray]:
+  """(span, offsets): the frames one window of a `fps` video covers and the `config.num_frames`
+  it takes, as a training clip spanned and sampled them (the run's `DataRecord`: its span in
+  seconds, `config.sampling`). A whole-video contract spans the training videos' median length
+  (at most `num_frames` of the video, when given). `span` overrides the length. A run that
+  recorded no span: `config.num_frames` consecutive frames."""
+  config, record = restored.config, restored.data
+  sampling = sampling_lib.Sampling.from_config(config)
+  ratio = fps / record.fps if record is not None and record.fps else 1.0
+  if span is None:
+    if record is None or record.span_frames is None:
+      span = config.num_frames
+    else:
+      span = max(int(round(record.span_frames * ratio)), 1)
+      if record.whole_video and num_frames:
+        span = min(span, num_frames)
+  if span < 1:
+    raise ValueError(f'span={span} must be at least 1')
+  return span, sampling.window(span, ratio)
 
 
 def face_track(path_or_frames, size: int, *, margin: float = faces.CROP_MARGIN,
@@ -96,15 +127,18 @@ def _face_track(source, size, margin, detector, max_cached_bytes, progress):
 # Windows and timeline.
 
 
-def window_indices(num_frames: int, clip_len: int, span: int, stride: int) -> np.ndarray:
+def window_indices(num_frames: int, clip_len: int, span: int, stride: int,
+                   offsets: np.ndarray | None = None) -> np.ndarray:
   """Frame indices `[W, clip_len]` of the windows: one every `stride` frames, plus one flush with
-  the end; each takes `clip_len` frames at a fixed interval over its `span` frames."""
+  the end; each takes `offsets` of its `span` frames (default: `clip_len` at a fixed interval)."""
   if num_frames < span:
     raise VideoTooShortError(f'{num_frames} frames, fewer than one window ({span})')
   starts = list(range(0, num_frames - span + 1, stride))
   if starts[-1] != num_frames - span:
     starts.append(num_frames - span)
-  return np.asarray(starts)[:, None] + video_lib.fixed_interval_indices(span, clip_len)[None]
+  if offsets is None:
+    offsets = video_lib.fixed_interval_indices(span, clip_len)
+  return np.asarray(starts)[:, None] + np.asarray(offsets)[None]
 
 
 def _frame_average(starts, span, window_probs, run, num_frames) -> np.ndarray:
@@ -130,12 +164,14 @@ def probabilities(model, variables, clips):
   return jax.nn.softmax(logits.astype(jnp.float32), axis=-1)
 
 
-def model_inputs(crops: np.ndarray, config) -> np.ndarray:
-  """Centre crop to `config.image_size` (as `eval_transform`), plus flow channels if the model
-  takes them."""
-  size = config.image_size
-  top, left = (crops.shape[-3] - size) // 2, (crops.shape[-2] - size) // 2
-  clips = crops[..., top:top + size, left:left + size, :]
+def model_inputs(crops: np.ndarray, config, side: int | None = None) -> np.ndarray:
+  """Face crops `[B, T, S, S, 3]` as evaluation's centre view: resized to `side` (default S),
+  centre crop to `config.image_size`, plus flow channels if the model takes them."""
+  side = side or crops.shape[-2]
+  resized = sampling_lib.resize_frames(crops.reshape(-1, *crops.shape[-3:]), side)
+  (top, left), size = sampling_lib.crop_offsets(side, config.image_size)[0], config.image_size
+  clips = resized.reshape(*crops.shape[:-3], side, side, 3)[..., top:top + size,
+                                                             left:left + size, :]
   if 'flow' in config:
     clips = np.stack([flow.clip_with_flow(c, config.flow.method) for c in clips])
   return np.ascontiguousarray(clips)
@@ -175,8 +211,9 @@ def predict_video(path_or_frames, model=None, *, restored=None, checkpoint=None,
     model: a `Restored`, a checkpoint path, or a flax module (then `variables=` and `config=`).
     restored / checkpoint: the model as `emojax.restore` returns it / a path to restore from.
     fps: frames per second of an array (default 25); overrides a file's own.
-    stride: frames between window starts. span: frames one window covers (default
-      config.num_frames: consecutive frames; larger: fixed-interval sampling over the span).
+    stride: frames between window starts. span: frames one window covers (default: what a
+      training clip spanned, from the run's data contract; see `window_plan`). A window takes
+      config.num_frames of its frames, sampled as evaluation sampled a clip of the stored track.
     smoothing: sigma, in seconds, of the Gaussian over the per-frame timeline (0: none).
     batch_size: windows per model call. min_face_fraction: windows with fewer sampled frames with
       a face are not run.
@@ -193,21 +230,24 @@ def predict_video(path_or_frames, model=None, *, restored=None, checkpoint=None,
     NoFaceError: no face in any frame.
   """
   source = video_lib.open_frames(path_or_frames, fps)  # Checks the input before the model loads.
-  source_fps = source.fps or DEFAULT_FPS
+  source_fps = source.fps or video_lib.DEFAULT_FPS
   restored = _resolve(model, restored, checkpoint, variables, config)
   config = restored.config
   clip_len = config.num_frames
-  span = span or clip_len
-  if span < clip_len or stride < 1:
-    raise ValueError(f'span={span} must be >= config.num_frames={clip_len}, stride={stride} >= 1')
-  if source.frame_count_hint is not None and source.frame_count_hint < span:
-    raise VideoTooShortError(f'{source.name}: {source.frame_count_hint} frames, fewer than one '
-                             f'window ({span} frames)')
+  if stride < 1:
+    raise ValueError(f'stride={stride} must be at least 1')
+  hint = source.frame_count_hint
+  planned, _ = window_plan(restored, source_fps, hint, span)
+  if hint is not None and hint < planned:
+    raise VideoTooShortError(f'{source.name}: {hint} frames, fewer than one window ({planned} '
+                             'frames)')
   size, margin = crop_settings(restored)
+  side = resize_side(restored)
   track, (height, width) = _face_track(source, size, margin, detector, max_cached_bytes, progress)
   n = len(track.found)
+  span, offsets = window_plan(restored, source_fps, n, span)
   try:
-    idx = window_indices(n, clip_len, span, stride)
+    idx = window_indices(n, clip_len, span, stride, offsets)
   except VideoTooShortError as e:
     raise VideoTooShortError(f'{source.name}: {e}') from None
   face_fraction = track.found[idx].mean(1).astype(np.float32)
@@ -218,7 +258,7 @@ def predict_video(path_or_frames, model=None, *, restored=None, checkpoint=None,
     pending = []
     for b in range(0, len(todo), batch_size):
       chosen = todo[b:b + batch_size]
-      clips = model_inputs(track.crops[idx[chosen]], config)
+      clips = model_inputs(track.crops[idx[chosen]], config, side)
       if len(chosen) < batch_size:  # One batch shape: a single compilation.
         clips = np.concatenate([clips, np.repeat(clips[-1:], batch_size - len(chosen), 0)])
       pending.append((chosen, probabilities(restored.model, restored.variables, clips)))
@@ -236,8 +276,9 @@ def predict_video(path_or_frames, model=None, *, restored=None, checkpoint=None,
       window_face_fraction=face_fraction,
       settings={'checkpoint': restored.path, 'step': restored.step,
                 'model': config.model.name, 'num_frames': clip_len, 'span': span,
+                'span_s': round(span / source_fps, 4), 'offsets': [int(o) for o in offsets],
                 'stride': stride, 'smoothing_s': smoothing, 'face_size': size,
-                'image_size': config.image_size, 'face_margin': margin,
+                'resized_to': side, 'image_size': config.image_size, 'face_margin': margin,
                 'min_face_fraction': min_face_fraction})
   if out_dir:
     prediction.write(out_dir, path_or_frames, annotate)

@@ -21,13 +21,18 @@ def dataset_name(config) -> str:
   return config.dataset.name + (f'/{config.dataset.config}' if config.dataset.config else '')
 
 
-def prepared_builder(config):
-  """The TFDS builder of `config.dataset`, built first (download_and_prepare) if needed."""
+def dataset_builder(config):
+  """The TFDS builder of `config.dataset` (nothing is built yet)."""
   try:
-    builder = tfds.builder(dataset_name(config), data_dir=config.dataset.data_dir or None)
+    return tfds.builder(dataset_name(config), data_dir=config.dataset.data_dir or None)
   except tfds.core.registered.DatasetNotFoundError as e:
     raise ValueError(f'config.dataset.name={config.dataset.name!r}: no such dataset builder; emojax '
                      f'provides {sorted(tfds_builders.NAMES)}') from e
+
+
+def prepared_builder(config):
+  """The TFDS builder of `config.dataset`, built first (download_and_prepare) if needed."""
+  builder = dataset_builder(config)
   if not builder.is_prepared():
     builder.download_and_prepare(
         file_format='array_record',

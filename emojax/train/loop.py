@@ -16,8 +16,8 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from emojax import checkpoints, models
-from emojax.data import pipeline
-from emojax.train import finetune, svm
+from emojax.data import pipeline, sampling
+from emojax.train import finetune, report, svm
 from emojax.train import metrics as metrics_lib
 from emojax.train import state as state_lib
 from emojax.train import steps as steps_lib
@@ -25,19 +25,30 @@ from emojax.train import steps as steps_lib
 
 @dataclasses.dataclass
 class FoldData:
-  """One fold's examples: a source and the indices of its train / test (/ validation) examples."""
+  """One fold's examples: a source and the indices of its train / test (/ validation) examples;
+  `video_ids` of every example of the source, for the fold's predictions.csv."""
   source: object
   train: np.ndarray
   test: np.ndarray
   class_names: Sequence[str]
   validation: np.ndarray | None = None
+  video_ids: np.ndarray | None = None
 
 
-def evaluate(eval_fn, state, source, indices, config, mesh) -> np.ndarray:
-  """Confusion matrix of the model on the examples `indices` (all processes take part)."""
-  logits, labels = steps_lib.gather_outputs(
-      eval_fn, state, pipeline.eval_batches(source, indices, config), mesh)
-  return metrics_lib.confusion_matrix(labels, np.argmax(logits, -1), config.num_classes)
+def evaluate(eval_fn, state, source, indices, config, mesh) -> tuple[np.ndarray, np.ndarray]:
+  """Per video of `indices`: class probabilities `[n, C]` aggregated over its views (as
+  `config.eval` says) and labels `[n]`. All processes take part."""
+  logits, gathered = steps_lib.gather_outputs(
+      eval_fn, state, pipeline.eval_batches(source, indices, config), mesh, ('label', 'video'))
+  videos = gathered['video']
+  probabilities = metrics_lib.video_probabilities(
+      logits, videos, len(indices), sampling.view_settings(config)['aggregate'])
+  return probabilities, metrics_lib.per_video_labels(gathered['label'], videos, len(indices))
+
+
+def evaluate_accuracy(eval_fn, state, source, indices, config, mesh) -> float:
+  probabilities, labels = evaluate(eval_fn, state, source, indices, config, mesh)
+  return float(np.mean(np.argmax(probabilities, -1) == labels))
 
 
 def train_fold(config, workdir: str, data: FoldData, fold: int = 0, mesh=None, log=print) -> dict:
@@ -105,12 +116,12 @@ def train_fold(config, workdir: str, data: FoldData, fold: int = 0, mesh=None, l
     progress.update(1)
     if done % steps_per_epoch == 0:
       epoch = done // steps_per_epoch
-      test = metrics_lib.accuracy(evaluate(eval_fn, state, data.source, data.test, config, mesh))
+      test = evaluate_accuracy(eval_fn, state, data.source, data.test, config, mesh)
       record = {'epoch': epoch, 'step': done, 'train_loss': loss, 'train_accuracy': train_acc,
                 'test_accuracy': test, 'clips_per_s': rate}
       if data.validation is not None and len(data.validation):
-        record['val_accuracy'] = metrics_lib.accuracy(
-            evaluate(eval_fn, state, data.source, data.validation, config, mesh))
+        record['val_accuracy'] = evaluate_accuracy(eval_fn, state, data.source,
+                                                   data.validation, config, mesh)
       history.append(record)
       for key in ('test_accuracy', 'val_accuracy'):
         if key in record:
@@ -135,9 +146,16 @@ def train_fold(config, workdir: str, data: FoldData, fold: int = 0, mesh=None, l
     train_iter.close()  # stops Grain's worker processes, if any
   manager.wait_until_finished()
 
-  matrix = evaluate(eval_fn, state, data.source, data.test, config, mesh)
+  probabilities, labels = evaluate(eval_fn, state, data.source, data.test, config, mesh)
+  matrix = metrics_lib.confusion_matrix(labels, np.argmax(probabilities, -1), config.num_classes)
   result = metrics_lib.summarize(matrix, data.class_names, tuple(config.get('extra_metrics', ())))
-  result.update(steps=int(jax.device_get(state.step)), history=history)
+  result.update(steps=int(jax.device_get(state.step)), views=report.views(config),
+                history=history)
+  if jax.process_index() == 0:
+    video_ids = (data.video_ids[data.test] if data.video_ids is not None else
+                 [pipeline.as_text(data.source[int(i)]['video_id']) for i in data.test])
+    report.write_predictions(os.path.join(workdir, report.PREDICTIONS_FILE), video_ids, labels,
+                             probabilities, data.class_names)
   if svm.svm_enabled(config):
     result['svm'] = svm.svm_fold_result(config, state, model, data, mesh)
     log(f"fold {fold}: SVM ({config.svm.kernel}) on fused features: accuracy "

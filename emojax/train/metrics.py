@@ -76,3 +76,39 @@ def summarize(matrix: np.ndarray, class_names, extra_metrics=()) -> dict:
       'confusion_matrix': matrix.tolist(),
       'num_examples': int(matrix.sum()),
   }
+
+
+def mean_per_video(values, videos, num_videos: int) -> np.ndarray:
+  """`[num_videos, ...]`: the mean of the `values` rows (views) of each video (`videos`: the
+  video of each row); a video with no row is an error."""
+  values, videos = np.asarray(values, np.float64), np.asarray(videos, np.int64)
+  counts = np.bincount(videos, minlength=num_videos)
+  if len(counts) != num_videos or not counts.all():
+    raise ValueError(f'views of {num_videos} videos expected, got views of '
+                     f'{int(np.count_nonzero(counts))} (video positions up to {videos.max()})')
+  sums = np.zeros((num_videos, *values.shape[1:]), np.float64)
+  np.add.at(sums, videos, values)
+  return sums / counts.reshape(-1, *[1] * (values.ndim - 1))
+
+
+def softmax(logits) -> np.ndarray:
+  logits = np.asarray(logits, np.float64)
+  exp = np.exp(logits - logits.max(-1, keepdims=True))
+  return exp / exp.sum(-1, keepdims=True)
+
+
+def video_probabilities(logits, videos, num_videos: int, aggregate: str = 'logits') -> np.ndarray:
+  """Class probabilities of each video from its views' logits: the softmax of their mean
+  ('logits') or the mean of their softmaxes ('probabilities')."""
+  if aggregate == 'logits':
+    return softmax(mean_per_video(logits, videos, num_videos))
+  if aggregate == 'probabilities':
+    return mean_per_video(softmax(logits), videos, num_videos)
+  raise ValueError(f"config.eval.aggregate={aggregate!r}: expected 'logits' or 'probabilities'")
+
+
+def per_video_labels(labels, videos, num_videos: int) -> np.ndarray:
+  """The label of each video, from its views' labels."""
+  out = np.zeros(num_videos, np.int64)
+  out[np.asarray(videos, np.int64)] = labels
+  return out

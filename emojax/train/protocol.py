@@ -101,18 +101,33 @@ def with_dataset_classes(config, class_names) -> ml_collections.ConfigDict:
   return config
 
 
+def describe_contract(record) -> str:
+  """One line: how clips are drawn from the stored tracks (the run's `DataRecord`)."""
+  sampling = record.sampling
+  span = 'the whole video' if record.whole_video else f'{record.span_frames} stored frames'
+  seconds = f' ({record.span_seconds:.2f} s)' if record.span_seconds else ''
+  side = round(record.image_size * (1 + record.resize_margin))
+  upscale = ' (upscaled)' if side > record.crop_size else ''
+  return (f"clips: {record.num_frames} frames, {sampling['method']}"
+          f"{'' if sampling['num_fragments'] == 1 else ' in ' + str(sampling['num_fragments'])}"
+          f"{' fragments' if sampling['num_fragments'] > 1 else ''} spanning {span}{seconds}; "
+          f"median video {record.median_frames} frames at {record.fps or float('nan'):.1f} fps; "
+          f"{record.crop_size}px faces resized to {side}px{upscale}, {record.image_size}px crops")
+
+
 def train_and_evaluate(config, workdir: str, log=print) -> dict:
   """Runs `config.protocol` over `config.dataset` in `workdir`; returns the results dict."""
   check_config(config)
+  pipeline.check_sampling(config, datasets.data_record(datasets.dataset_builder(config)))
   source, record, example_splits = datasets.load_splits(config)
   class_names = record.class_names
   config = with_dataset_classes(config, class_names)
+  index = pipeline.read_index(source, class_names)
+  record = pipeline.data_contract(record, config, index)
   os.makedirs(workdir, exist_ok=True)
   if jax.process_index() == 0:
     checkpoints.save_config(config, workdir)
     checkpoints.save_data_record(record, workdir)
-  pipeline.check_example_size(source, config)
-  index = pipeline.read_index(source, class_names)
   plan = fold_plan(config, index.subjects, example_splits)
   assignment = [fold.held_out for fold in plan]
   if config.fold >= len(plan):
@@ -125,7 +140,7 @@ def train_and_evaluate(config, workdir: str, log=print) -> dict:
   log(f'{config.model.name} on {config.dataset.name}: {len(index.labels)} videos ({splits}), '
       f'{len(set(index.subjects))} subjects, {len(plan)} folds ({config.protocol}), running '
       f'{len(run)}; {jax.device_count()} device(s): {jax.devices()[0].platform}')
-
+  log(describe_contract(record))
   mesh = steps.make_mesh()
   results = {}
   for k in run:
@@ -137,7 +152,8 @@ def train_and_evaluate(config, workdir: str, log=print) -> dict:
       log(f'fold {k}: already finished, accuracy {results[k]["accuracy"]:.4f}')
       continue
     fold = plan[k]
-    data = loop.FoldData(source, fold.train, fold.test, class_names, fold.validation)
+    data = loop.FoldData(source, fold.train, fold.test, class_names, fold.validation,
+                         index.video_ids)
     result = loop.train_fold(config, fold_dir, data, fold=k, mesh=mesh, log=log)
     result[fold.held_out_key] = list(fold.held_out)
     if jax.process_index() == 0:
@@ -158,5 +174,6 @@ def train_and_evaluate(config, workdir: str, log=print) -> dict:
                     for m in config.get('extra_metrics', ()) if m in summary)
     log(f'accuracy over {len(results)} fold(s): {summary["accuracy"]["mean"]:.4f} ± '
         f'{summary["accuracy"]["std"]:.4f}; UAR {summary["uar"]["mean"]:.4f} ± '
-        f'{summary["uar"]["std"]:.4f}{extra}; results in {os.path.join(workdir, "results.json")}')
+        f'{summary["uar"]["std"]:.4f}{extra} with {report.describe_views(summary["views"])}; '
+        f'results in {os.path.join(workdir, "results.json")}')
   return summary

@@ -1,4 +1,5 @@
-"""Results files of a cross-validation run: results.json, results.csv, confusion matrices, curves."""
+"""Results files of a cross-validation run: results.json, results.csv, confusion matrices, curves,
+and each fold's predictions.csv (one row per test video)."""
 from __future__ import annotations
 
 import csv
@@ -9,6 +10,9 @@ from typing import Sequence
 
 import numpy as np
 
+from emojax.data import sampling
+
+PREDICTIONS_FILE = 'predictions.csv'
 PACKAGES = ('emojax', 'jax', 'jaxlib', 'flax', 'optax', 'orbax-checkpoint', 'grain',
             'tensorflow-datasets', 'numpy', 'opencv-python-headless')
 
@@ -26,6 +30,27 @@ def package_versions() -> dict:
 def mean_std(values: Sequence[float]) -> dict:
   values = np.asarray(values, np.float64)
   return {'mean': float(values.mean()), 'std': float(values.std(ddof=0)), 'n': int(values.size)}
+
+
+def views(config) -> dict:
+  """How evaluation scored a video: `num_clips` x `num_crops` views, aggregated how."""
+  return {**sampling.view_settings(config), 'per_video': sampling.num_views(config)}
+
+
+def describe_views(views: dict) -> str:
+  return (f"{views['per_video']} view(s) per video ({views['num_clips']} clip(s) x "
+          f"{views['num_crops']} crop(s), mean of {views['aggregate']})")
+
+
+def write_predictions(path: str, video_ids, labels, probabilities, class_names) -> None:
+  """One row per video: id, true and predicted class names, then the probability of each class."""
+  probabilities = np.asarray(probabilities)
+  with open(path, 'w', newline='') as f:
+    writer = csv.writer(f)
+    writer.writerow(['video_id', 'label', 'predicted', *[f'p_{c}' for c in class_names]])
+    for video_id, label, p in zip(video_ids, labels, probabilities):
+      writer.writerow([video_id, class_names[int(label)], class_names[int(np.argmax(p))],
+                       *[f'{v:.6f}' for v in p]])
 
 
 def plot_confusion(matrix, class_names, path: str, title: str) -> None:
@@ -100,6 +125,7 @@ def write_results(workdir: str, folds: dict, assignment: Sequence[Sequence[str]]
       'model': config.model.name,
       'protocol': config.protocol,
       'class_names': list(class_names),
+      'views': views(config),
       'folds': {str(k): {key: v for key, v in folds[k].items() if key != 'history'} for k in keys},
       **means,
       'confusion_matrix': total.tolist(),

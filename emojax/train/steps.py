@@ -81,14 +81,19 @@ def replicate(tree, mesh: jax.sharding.Mesh):
   return jax.device_put(tree, replicated(mesh))
 
 
-def gather_outputs(fn, state, batches, mesh: jax.sharding.Mesh):
+def gather_outputs(fn, state, batches, mesh: jax.sharding.Mesh, keys=('label',)):
   """Runs the sharded `fn(state, batch)` over padded batches (each with a `mask` of real examples);
-  returns `(outputs, labels)` of the real examples, gathered from every process."""
-  outputs, labels = [], []
+  returns `(outputs, {key: values})` of the real examples for the batch entries `keys`, gathered
+  from every process."""
+  outputs, gathered = [], {key: [] for key in keys}
+
+  def gather(x):
+    return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+
   for batch in batches:
     out = fn(state, shard_batch(batch, mesh))
-    out, label, mask = (np.asarray(multihost_utils.process_allgather(x, tiled=True))
-                        for x in (out, batch['label'], batch['mask']))
-    outputs.append(out[mask])
-    labels.append(label[mask])
-  return np.concatenate(outputs), np.concatenate(labels)
+    mask = gather(batch['mask'])
+    outputs.append(gather(out)[mask])
+    for key in keys:
+      gathered[key].append(gather(batch[key])[mask])
+  return np.concatenate(outputs), {key: np.concatenate(v) for key, v in gathered.items()}

@@ -1,8 +1,9 @@
 """SVM stage of RFSCNN: an SVM on the network's fused features, trained per fold.
 
 After a fold's network is trained, `svm_fold_result` extracts the fused feature
-(`model.apply(..., method='features')`) of every training and test clip (evaluation transform: centre
-crop, evenly spaced frames), standardises them with the training clips' mean and variance, fits
+(`model.apply(..., method='features')`) of every view of every training and test video (evaluation's
+`config.eval.num_clips` x `num_crops` views) and averages it over the video's views, standardises
+the video features with the training videos' mean and variance, fits
 `config.svm.kernel` ('linear': `sklearn.svm.LinearSVC`, 'rbf': `sklearn.svm.SVC`) with
 `config.svm.C` on the training subjects and predicts the test subject(s). Its result sits beside
 the softmax one in the fold's `result.json` under `svm`.
@@ -25,11 +26,13 @@ def svm_enabled(config) -> bool:
   return bool(config.get('svm') and config.svm.get('enabled', False))
 
 
-def extract_features(state, model, batches: Iterable[dict], mesh=None):
+def extract_features(state, model, batches: Iterable[dict], mesh=None, num_videos=None):
   """Fused features and labels of `batches` (dicts with `clip` uint8, `label`, optional `mask`).
 
   Returns `(features float32 [N, D], labels int [N])` for the examples whose `mask` is True (all,
-  without a mask). Batches are this process's shards; every process takes part.
+  without a mask); with `num_videos`, batches also carry `video` (as `pipeline.eval_batches`) and
+  N is the number of videos, each feature the mean over the video's views. Batches are this
+  process's shards; every process takes part.
   """
   from jax.sharding import NamedSharding, PartitionSpec as P
 
@@ -42,8 +45,13 @@ def extract_features(state, model, batches: Iterable[dict], mesh=None):
   fn = jax.jit(features, in_shardings=(steps_lib.replicated(mesh), NamedSharding(mesh, P('data'))),
                out_shardings=NamedSharding(mesh, P('data')))
   batches = ({**b, 'mask': b.get('mask', np.ones(len(b['label']), bool))} for b in batches)
-  feats, labels = steps_lib.gather_outputs(fn, state, batches, mesh)
-  return feats.astype(np.float32), labels
+  keys = ('label',) if num_videos is None else ('label', 'video')
+  feats, gathered = steps_lib.gather_outputs(fn, state, batches, mesh, keys)
+  if num_videos is None:
+    return feats.astype(np.float32), gathered['label']
+  videos = gathered['video']
+  return (metrics_lib.mean_per_video(feats, videos, num_videos).astype(np.float32),
+          metrics_lib.per_video_labels(gathered['label'], videos, num_videos))
 
 
 def fit_svm_on_features(train_feats, train_labels, test_feats, kernel: str = 'linear',
@@ -67,9 +75,9 @@ def svm_fold_result(config, state, model, data, mesh=None) -> dict:
   """`metrics.summarize` of the SVM's test predictions for one fold (`data`: `loop.FoldData`)."""
   from emojax.data import pipeline
   train_feats, train_labels = extract_features(
-      state, model, pipeline.eval_batches(data.source, data.train, config), mesh)
+      state, model, pipeline.eval_batches(data.source, data.train, config), mesh, len(data.train))
   test_feats, test_labels = extract_features(
-      state, model, pipeline.eval_batches(data.source, data.test, config), mesh)
+      state, model, pipeline.eval_batches(data.source, data.test, config), mesh, len(data.test))
   predictions = fit_svm_on_features(train_feats, train_labels, test_feats, config.svm.kernel,
                                     config.svm.C, config.seed)
   matrix = metrics_lib.confusion_matrix(test_labels, predictions, config.num_classes)

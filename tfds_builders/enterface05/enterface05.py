@@ -60,7 +60,7 @@ BUILDER_CONFIGS = [
     name='default',
     exclude_subjects=('s6',),
     description='43 subjects, 1287 videos: all but subject 6, whose six files are '
-    'unsegmented whole sessions. 16 x 128 x 128 face clips, fixed-interval sampling.',
+    'unsegmented whole sessions. The whole face track of each video, every frame, 128 x 128.',
   ),
   Enterface05Config(
     name='subjects42',
@@ -69,12 +69,11 @@ BUILDER_CONFIGS = [
     'subject 23, which lacks three recordings.',
   ),
   Enterface05Config(
-    name='segments_flow',
+    name='flow',
     exclude_subjects=('s6',),
-    sampling='segment',
     flow='farneback',
-    description='As default, with the two-stream paper\'s 16-frame segments (central frames) '
-    'and Farneback optical-flow images of the face crops in a `flow` feature (RFSCNN).',
+    description='As default, with Farneback optical-flow images of the stored face crops in a '
+    '`flow` feature (the two-stream RFSCNN).',
   ),
 ]
 
@@ -164,16 +163,22 @@ def list_sources(root: epath.Path, exclude_subjects=()):
 class Enterface05(common.VideoBuilder):
   """eNTERFACE'05: 6 induced emotions, 5 reactions each, from 42-44 subjects.
 
-  Each example is one AVI video: `clip_len` frames sampled over the whole
-  video (default fixed-interval), face cropped to `size` x `size` by MTCNN.
+  Each example is one AVI video: the face track of the whole video (every
+  `frame_step`-th frame, up to `max_frames`), cropped to `size` x `size` by
+  MTCNN, with its stored frame rate (`fps`) and length (`video_frames`).
   Labels and subjects come from folder names where the tree has them (file
   names carry typos), from file names in a flat layout. Single `train` split.
   Unreadable videos, videos without a face and excluded subjects are listed
   in `skipped.tsv` next to the data.
   """
 
-  VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES = {'1.0.0': 'Initial release.'}
+  VERSION = tfds.core.Version('2.0.0')
+  RELEASE_NOTES = {
+    '1.0.0': 'Initial release.',
+    '2.0.0': 'Whole face tracks: `clip` holds every frame (frame_step, max_frames), ZLIB '
+             'compressed, with `fps` and `video_frames`; config segments_flow becomes flow '
+             '(clips are drawn at load time).',
+  }
   CLASS_NAMES = emotions.BASIC_EMOTIONS
   BUILDER_CONFIGS = BUILDER_CONFIGS
   DEFAULT_CONFIG_NAME = 'default'

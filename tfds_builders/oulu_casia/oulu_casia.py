@@ -18,6 +18,7 @@ MODALITIES = ('VL', 'NI')
 ILLUMINATIONS = ('Strong', 'Weak', 'Dark')
 IMAGE_SUFFIXES = ('.jpeg', '.jpg', '.png', '.bmp')
 SUBJECT_RE = re.compile(r'P\d+', re.IGNORECASE)
+FPS = 25.0  # The database's capture rate (Zhao et al., 2011).
 
 _INSTRUCTIONS = """\
 Oulu-CASIA NIR&VIS facial expression database (Zhao et al., 2011).
@@ -57,8 +58,8 @@ def _configs() -> list[OuluCasiaConfig]:
       name=f'{m.lower()}_{i.lower()}',
       modality=m,
       illumination=i,
-      description=f'{m} camera, {i.lower()} illumination; 16 x 128 x 128 face clips, '
-      'fixed-interval sampling.',
+      description=f'{m} camera, {i.lower()} illumination; the face track of every '
+      'sequence, every frame, 128 x 128.',
     )
     for m in MODALITIES
     for i in ILLUMINATIONS
@@ -125,6 +126,7 @@ def list_sequences(cond_dir: epath.Path, prefix: str, class_names: Sequence[str]
         subject=subj.name,
         path=str(expr),
         frames=tuple(str(p) for p in frames),
+        fps=FPS,
       ))
   return sources, skipped
 
@@ -132,15 +134,20 @@ def list_sequences(cond_dir: epath.Path, prefix: str, class_names: Sequence[str]
 class OuluCasia(common.VideoBuilder):
   """Oulu-CASIA NIR&VIS: 6 posed expressions, 80 subjects, neutral-to-apex sequences.
 
-  Each example is one image sequence (subject x expression): `clip_len` frames
-  sampled from the sorted images (default fixed-interval, first and last
-  included), with the face cropped to `size` x `size` by MTCNN. Single `train`
+  Each example is one image sequence (subject x expression): the face track
+  of the sorted images (every `frame_step`-th, up to `max_frames`), cropped
+  to `size` x `size` by MTCNN, at 25 fps (`fps`), with its length
+  (`video_frames`). Single `train`
   split; folds are made by subject downstream. Sequences that cannot be read,
   or where no face is found, are listed in `skipped.tsv` next to the data.
   """
 
-  VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES = {'1.0.0': 'Initial release.'}
+  VERSION = tfds.core.Version('2.0.0')
+  RELEASE_NOTES = {
+    '1.0.0': 'Initial release.',
+    '2.0.0': 'Whole face tracks: `clip` holds every image of a sequence (frame_step, '
+             'max_frames), ZLIB compressed, with `fps` (25) and `video_frames`.',
+  }
   CLASS_NAMES = emotions.BASIC_EMOTIONS
   BUILDER_CONFIGS = _configs()
   DEFAULT_CONFIG_NAME = 'vl_strong'

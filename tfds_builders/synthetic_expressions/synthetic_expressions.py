@@ -27,14 +27,17 @@ class SyntheticExpressionsConfig(tfds.core.BuilderConfig):
   Attributes:
     num_subjects: synthetic people, ids 'S001', 'S002', ...
     videos_per_class: videos of each class per subject.
-    num_frames: T, frames per video (neutral -> apex).
-    image_size: stored frame height and width (crop to the model input).
+    num_frames: T, frames per video (neutral -> apex); each is stored whole.
+    image_size: stored frame height and width (resized to the model input).
+    fps: the stored frame rate; 20 makes a 16-frame expression last 0.8 s, about as long
+      as an Oulu-CASIA sequence (some 20 frames at 25 fps).
     seed: all subjects and videos derive from it; 0 <= seed < 2**32.
   """
   num_subjects: int = 48
   videos_per_class: int = 2
   num_frames: int = 16
   image_size: int = 64
+  fps: float = 20.0
   seed: int = 0
 
 
@@ -61,11 +64,13 @@ def video_id(subject: int, class_name: str, index: int) -> str:
 class SyntheticExpressions(common.ArrayRecordBuilder):
   """Generated face videos of six facial expressions (neutral -> apex)."""
 
-  VERSION = tfds.core.Version('1.1.0')
+  VERSION = tfds.core.Version('1.2.0')
   RELEASE_NOTES = {
       '1.0.0': 'Initial release.',
       '1.1.0': 'Faces fill more of the frame (as MTCNN crops do), milder resting expressions, '
                'stronger apexes.',
+      '1.2.0': 'The video builders\' features: `clip` of any length (each video whole, the same '
+               'pixels as 1.1.0), `fps` (20) and `video_frames`.',
   }
   BUILDER_CONFIGS = [
       SyntheticExpressionsConfig(
@@ -82,13 +87,15 @@ class SyntheticExpressions(common.ArrayRecordBuilder):
 
   def _info(self) -> tfds.core.DatasetInfo:
     cfg = self.builder_config
-    shape = (cfg.num_frames, cfg.image_size, cfg.image_size, 3)
+    shape = (None, cfg.image_size, cfg.image_size, 3)
     return self.dataset_info_from_configs(
         features=tfds.features.FeaturesDict({
             'clip': tfds.features.Tensor(
                 shape=shape, dtype=np.uint8,
                 encoding=tfds.features.Encoding.ZLIB,
                 doc='RGB frames, neutral -> apex'),
+            'fps': tfds.features.Scalar(np.float32, doc='frames per second of `clip`'),
+            'video_frames': tfds.features.Scalar(np.int32, doc='frames of the video'),
             'label': tfds.features.ClassLabel(names=self.CLASS_NAMES),
             'subject': tfds.features.Text(),
             'video_id': tfds.features.Text(),
@@ -111,6 +118,8 @@ class SyntheticExpressions(common.ArrayRecordBuilder):
           key = video_id(s, class_name, k)
           yield key, {
               'clip': clip,
+              'fps': np.float32(cfg.fps),
+              'video_frames': np.int32(cfg.num_frames),
               'label': label,
               'subject': subject_id(s),
               'video_id': key,
