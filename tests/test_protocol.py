@@ -1,4 +1,5 @@
 """End to end through launch.py on the generated dataset, including kill-and-resume."""
+import csv
 import json
 import os
 import signal
@@ -6,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from conftest import ROOT
@@ -54,6 +56,22 @@ def test_demo_runs_end_to_end(uninterrupted):
   for name in ('results.csv', 'confusion_matrix.png', 'folds.json', 'fold_0/curves.png',
                'fold_0/confusion_matrix.png'):
     assert os.path.getsize(os.path.join(workdir, name)) > 0
+  assert results['views'] == fold['views'] == {'num_clips': 1, 'num_crops': 1, 'per_video': 1,
+                                               'aggregate': 'logits'}
+  assert 'with 1 view(s) per video (1 clip(s) x 1 crop(s), mean of logits)' in out
+  with open(os.path.join(workdir, 'fold_0', 'predictions.csv')) as f:
+    rows = list(csv.DictReader(f))
+  names = results['class_names']
+  assert list(rows[0]) == ['video_id', 'label', 'predicted', *[f'p_{c}' for c in names]]
+  assert len(rows) == 12 and len({r['video_id'] for r in rows}) == 12
+  assert {r['video_id'].split('_')[0] for r in rows} == set(fold['test_subjects'])
+  hits = sum(r['label'] == r['predicted'] for r in rows)
+  assert hits == sum(fold['confusion_matrix'][i][i] for i in range(len(names)))
+  for r in rows:
+    probs = [float(r[f'p_{c}']) for c in names]
+    assert sum(probs) == pytest.approx(1.0, abs=1e-4)
+    assert r['predicted'] == names[int(np.argmax(probs))]
+    assert r['label'] == r['video_id'].split('_')[1]  # S003_fear_01 is a fear video
   history = json.load(open(os.path.join(workdir, 'fold_0', 'result.json')))['history']
   assert [h['epoch'] for h in history] == [1, 2]
   events = os.listdir(os.path.join(workdir, 'fold_0', 'tensorboard'))
@@ -99,16 +117,15 @@ def test_bad_config_fails_at_start_naming_the_setting(tmp_path, tfds_dir):
   proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
   assert proc.returncode != 0 and "config.model.name='resnet9000'" in proc.stderr
   proc = subprocess.run(cmd[:-1] + [f'--config.dataset.data_dir={tfds_dir}', *TINY,
-                                    '--config.image_size=64'],
+                                    '--config.augment.crop_margin=0.5'],
                         capture_output=True, text=True, cwd=ROOT, timeout=300)
-  assert proc.returncode != 0 and 'config.image_size=64' in proc.stderr
+  assert proc.returncode != 0 and 'config.augment.crop_margin=0.5 must be' in proc.stderr
 
 
 def test_restore_returns_the_trained_model(uninterrupted, tfds_dir):
   """The restored variables are the run's last ones: they are not the initial weights, and they
   reproduce the fold's reported confusion matrix on its test videos."""
   import jax
-  import numpy as np
   import tensorflow_datasets as tfds
 
   import emojax
@@ -129,7 +146,7 @@ def test_restore_returns_the_trained_model(uninterrupted, tfds_dir):
   source = tfds.data_source('synthetic_expressions/tiny', split='train', data_dir=tfds_dir)
   index = pipeline.read_index(source, restored.class_names)
   _, test = folds.split_indices(index.subjects, _load(workdir)['folds']['0']['test_subjects'])
-  clips = np.stack([pipeline.eval_transform(source[int(i)], config)['clip'] for i in test])
+  clips = np.stack([pipeline.eval_views(source[int(i)], config)['clip'][0] for i in test])
   logits = restored.model.apply(restored.variables, models.normalize_clip(clips), train=False)
   matrix = metrics.confusion_matrix(index.labels[test], np.argmax(logits, -1), config.num_classes)
   assert matrix.tolist() == _load(workdir)['folds']['0']['confusion_matrix']
@@ -137,6 +154,25 @@ def test_restore_returns_the_trained_model(uninterrupted, tfds_dir):
   assert emojax.restore(step_dir).step == 6
   with pytest.raises(FileNotFoundError, match='config.json'):
     emojax.restore(os.path.dirname(workdir))
+
+
+def test_the_run_records_its_data_contract_and_restore_reads_it(uninterrupted):
+  """synthetic_expressions/tiny: 8 stored frames per video at 20 fps; 4-frame clips at a fixed
+  interval over the whole video; 32-pixel faces resized to 24 * 1.143 = 27, cut to 24."""
+  import emojax
+  workdir, _ = uninterrupted
+  with open(os.path.join(workdir, 'data.json')) as f:
+    written = json.load(f)
+  record = emojax.restore(workdir).data
+  assert record.to_json() == written
+  assert written['dataset'] == 'synthetic_expressions/tiny/1.2.0'
+  assert written['class_names'][0] == 'anger' and written['crop_size'] == 32
+  assert written['fps'] == 20.0 and written['median_frames'] == 8 and written['num_frames'] == 4
+  assert written['sampling'] == {'method': 'fixed_interval', 'num_fragments': 1, 'stride': 1}
+  assert written['whole_video'] and written['span_frames'] == 8
+  assert written['span_seconds'] == pytest.approx(0.4)
+  assert written['image_size'] == 24 and written['resize_margin'] == pytest.approx(0.143)
+  assert written['views'] == {'num_clips': 1, 'num_crops': 1, 'aggregate': 'logits'}
 
 
 def test_restoring_for_inference_imports_no_training_code(uninterrupted):
