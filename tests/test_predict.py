@@ -76,7 +76,9 @@ def test_outputs_are_consistent(video, restored, tmp_path):
     assert frame['face_found'] and len(frame['box']) == 4
     assert sum(frame['probabilities'].values()) == pytest.approx(1.0, abs=1e-4)
     assert frame['label'] == max(frame['probabilities'], key=frame['probabilities'].get)
-  # Windows of 4 consecutive frames every 2 frames, the last flush with the end.
+  # A window spans a training clip's 0.4 s (the whole 8-frame video at 20 fps; data.json): 4
+  # frames of this 10 fps video, all 4 taken. One every 2 frames, the last flush with the end.
+  assert timeline['settings']['span'] == 4 and timeline['settings']['span_s'] == 0.4
   starts = [w['start'] for w in timeline['windows']]
   assert starts == list(range(0, NUM_FRAMES - 4 + 1, 2))
   assert all(w['frames'] == list(range(w['start'], w['start'] + 4)) for w in timeline['windows'])
@@ -118,17 +120,42 @@ def test_face_track_is_the_builders_pipeline(frames):
   np.testing.assert_array_equal(streamed.crops, whole.crops)
 
 
+def _restored(data, **overrides):
+  return checkpoints.Restored(tiny_config(**overrides), None, {}, 0, 'W', data)  # image_size 24
+
+
 def test_crop_settings_come_from_the_run_data_record():
-  config = tiny_config()  # image_size 24
+  assert timeline_lib.crop_settings(_restored(checkpoints.DataRecord('d', ('a',), 40, 0.3))) == (
+      40, 0.3)
+  assert timeline_lib.crop_settings(_restored(checkpoints.DataRecord('d', ('a',), 40))) == (
+      40, faces.CROP_MARGIN)
+  assert timeline_lib.crop_settings(_restored(None)) == (faces.STORED_CROP_SIZE, faces.CROP_MARGIN)
 
-  def settings(data):
-    return timeline_lib.crop_settings(checkpoints.Restored(config, None, {}, 0, 'W', data))
 
-  assert settings(checkpoints.DataRecord('d', ('a', 'b'), 40, 0.3)) == (40, 0.3)
-  assert settings(checkpoints.DataRecord('d', ('a', 'b'), 40)) == (40, faces.CROP_MARGIN)
-  assert settings(None) == (faces.STORED_CROP_SIZE, faces.CROP_MARGIN)
-  with pytest.raises(ValueError, match=r'W: config.image_size=24 is larger .* \(20 pixels'):
-    settings(checkpoints.DataRecord('d', ('a', 'b'), 20))
+def test_model_inputs_resize_as_evaluation_does():
+  record = checkpoints.DataRecord('d', ('a',), 20, 0.2, image_size=24, resize_margin=0.25)
+  assert timeline_lib.resize_side(_restored(record)) == 30
+  assert timeline_lib.resize_side(_restored(None, **{'augment.crop_margin': 0.0})) == 24
+  crops = np.zeros((1, 2, 20, 20, 3), np.uint8)
+  crops[..., :1, :] = 255  # the face crop's left edge
+  clips = timeline_lib.model_inputs(crops, tiny_config(), side=24)
+  assert clips.shape == (1, 2, 24, 24, 3) and clips[..., 0, 0].min() > 100  # shrunk, not cut
+
+
+def test_windows_span_and_sample_what_a_training_clip_did():
+  whole = checkpoints.DataRecord('d', ('a',), 32, fps=20.0, num_frames=4, whole_video=True,
+                                 span_frames=16)
+  span, offsets = timeline_lib.window_plan(_restored(whole), fps=30.0, num_frames=100)
+  assert span == 24 and offsets.tolist() == [0, 8, 15, 23]  # 0.8 s at 30 fps, fixed interval
+  assert timeline_lib.window_plan(_restored(whole), fps=30.0, num_frames=10)[0] == 10
+  assert timeline_lib.window_plan(_restored(whole), fps=30.0, span=12)[0] == 12
+  segment = checkpoints.DataRecord('d', ('a',), 32, fps=10.0, num_frames=4, whole_video=False,
+                                   span_frames=7)
+  span, offsets = timeline_lib.window_plan(
+      _restored(segment, **{'sampling.method': 'random_segment', 'sampling.stride': 2}), fps=20.0)
+  assert span == 14 and offsets.tolist() == [0, 4, 8, 12]  # stride 2 at 10 fps: 4 at 20 fps
+  span, offsets = timeline_lib.window_plan(_restored(None), fps=20.0)
+  assert span == 4 and offsets.tolist() == [0, 1, 2, 3]  # no contract: consecutive frames
 
 
 def test_prediction_imports_no_training_code():
@@ -163,7 +190,7 @@ def test_unreadable_inputs_raise(case, tmp_path, restored):
 def test_short_video_raises(tmp_path, restored):
   path = _write(tmp_path / 'short.avi', _frames(3))
   with pytest.raises(predict.VideoTooShortError, match='fewer than one window'):
-    emojax.predict_video(path, restored=restored)
+    emojax.predict_video(path, restored=restored, span=5)
 
 
 def test_video_without_faces_raises(tmp_path, restored):

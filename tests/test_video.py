@@ -1,4 +1,4 @@
-"""emojax.data.video: index samplers (exact arrays), decoding and its errors."""
+"""emojax.data.video: the fixed-interval sampler (exact arrays), decoding and its errors."""
 
 import os
 
@@ -33,35 +33,10 @@ def test_fixed_interval_keeps_first_and_last_frame():
     assert np.all(np.diff(idx) >= 0)
 
 
-@pytest.mark.parametrize('num_frames, clip_len, expected', [
-    (16, 16, list(range(16))),
-    (20, 16, list(range(2, 18))),  # Drops 2 at each end.
-    (21, 16, list(range(2, 18))),  # Odd excess: 2 at the start, 3 at the end.
-    (12, 16, [0, 0] + list(range(12)) + [11, 11]),  # Repeats the end frames.
-    (13, 16, [0] + list(range(13)) + [12, 12]),
-    (1, 3, [0, 0, 0]),
-])
-def test_segment_indices(num_frames, clip_len, expected):
-  np.testing.assert_array_equal(video.segment_indices(num_frames, clip_len), expected)
-
-
-def test_sample_indices_dispatches_by_name():
-  np.testing.assert_array_equal(video.sample_indices(32, 16, 'fixed_interval'),
-                                video.fixed_interval_indices(32, 16))
-  np.testing.assert_array_equal(video.sample_indices(20, 16, 'segment'),
-                                video.segment_indices(20, 16))
-
-
-def test_sample_indices_unknown_method_names_the_choices():
-  with pytest.raises(ValueError, match=r"'random'.*fixed_interval.*segment"):
-    video.sample_indices(10, 4, 'random')
-
-
 @pytest.mark.parametrize('num_frames, clip_len', [(0, 16), (10, 0), (-1, 4)])
-def test_samplers_reject_empty(num_frames, clip_len):
-  for method in video.SAMPLERS:
-    with pytest.raises(ValueError):
-      video.sample_indices(num_frames, clip_len, method)
+def test_fixed_interval_rejects_empty(num_frames, clip_len):
+  with pytest.raises(ValueError):
+    video.fixed_interval_indices(num_frames, clip_len)
 
 
 # ---------------------------------------------------------------------------
@@ -99,13 +74,11 @@ def test_read_video_rgb_frames(avi):
   np.testing.assert_allclose(means[:, 2], 200, atol=4)  # RGB, not BGR.
 
 
-@pytest.mark.parametrize('method', sorted(video.SAMPLERS))
-@pytest.mark.parametrize('clip_len', [4, 16, 32])
-def test_read_video_clip_equals_sampling_all_frames(avi, method, clip_len):
-  clip, n = video.read_video_clip(avi, clip_len, method)
-  assert n == 20
-  np.testing.assert_array_equal(
-      clip, video.read_video(avi)[video.sample_indices(20, clip_len, method)])
+@pytest.mark.parametrize('step', [1, 3, 7])
+def test_read_video_track_equals_every_step_th_frame(avi, step):
+  track, n, fps = video.read_video_track(avi, lambda count: step if count == 20 else 0)
+  assert n == 20 and fps == 25.0
+  np.testing.assert_array_equal(track, video.read_video(avi)[::step])
 
 
 def test_read_video_errors_name_the_file(tmp_path, avi):
@@ -118,18 +91,18 @@ def test_read_video_errors_name_the_file(tmp_path, avi):
   with pytest.raises(video.VideoReadError, match='garbage.avi: not decodable'):
     video.read_video(tmp_path / 'garbage.avi')
   with pytest.raises(video.VideoReadError, match='garbage.avi'):
-    video.read_video_clip(tmp_path / 'garbage.avi', 4)
+    video.read_video_track(tmp_path / 'garbage.avi')
   assert issubclass(video.VideoReadError, ValueError)
 
 
-def test_read_video_clip_rejects_truncated_file(tmp_path):
+def test_read_video_track_rejects_truncated_file(tmp_path):
   path = tmp_path / 'cut.avi'
   noise = np.random.default_rng(0).integers(0, 255, (20, 48, 64, 3), dtype=np.uint8)
   _write_avi(path, noise, codec='XVID')
   data = path.read_bytes()
   path.write_bytes(data[:int(len(data) * 0.4)])
   with pytest.raises(video.VideoReadError, match='cut.avi: truncated'):
-    video.read_video_clip(path, 4)
+    video.read_video_track(path)
 
 
 def test_read_image_sequence(tmp_path):
@@ -218,7 +191,7 @@ def _bad_file(tmp_path, case):
     ('no_frames', 'zero frames decoded')])
 def test_every_reader_use_raises_naming_the_file(tmp_path, case, problem):
   path = _bad_file(tmp_path, case)
-  uses = [video.read_video, lambda p: video.read_video_clip(p, 4),
+  uses = [video.read_video, video.read_video_track,
           lambda p: list(video.open_frames(p).chunks())]
   for use in uses:
     with pytest.raises(video.VideoReadError, match=f'{path.name}: {problem}') as e:
@@ -226,8 +199,9 @@ def test_every_reader_use_raises_naming_the_file(tmp_path, case, problem):
     assert e.value.path == str(path)
 
 
-def test_read_video_clip_rejects_unstable_frame_count(avi, monkeypatch):
-  """Each pass decodes one frame fewer: the recount disagrees with the second decode."""
+def test_read_video_track_rejects_unstable_frame_count(avi, monkeypatch):
+  """Each pass decodes one frame fewer; 19 frames ask for another step than the declared 20, and
+  the second decode finds 18."""
   frames, passes = video.VideoReader.frames, []
 
   def fewer_each_pass(self, wanted=None):
@@ -238,4 +212,4 @@ def test_read_video_clip_rejects_unstable_frame_count(avi, monkeypatch):
 
   monkeypatch.setattr(video.VideoReader, 'frames', fewer_each_pass)
   with pytest.raises(video.VideoReadError, match=r'clip.avi: frame count unstable .*\(19 vs 18\)'):
-    video.read_video_clip(avi, 4)
+    video.read_video_track(avi, lambda n: 1 if n >= 20 else 2)

@@ -46,40 +46,20 @@ def stored_step(num_frames: int, spec) -> int:
   return max(spec.frame_step, -(-num_frames // spec.max_frames))
 
 
-def _decode_every(reader: video.VideoReader, step: int) -> list[np.ndarray]:
-  return [frame for _, frame in reader.frames(lambda i: i % step == 0)]
-
-
 def read_track(source, spec) -> tuple[np.ndarray, float, int]:
   """The stored frames of a source (`uint8 [N, H, W, 3]`, every `stored_step`-th frame), their
   frame rate and the source's length in frames.
 
   The rate is the source's own (`Source.fps`, else the container's, else `video.DEFAULT_FPS`)
-  divided by the step. A video file that decodes to fewer than 90% of the frames its container
-  declares is truncated: VideoReadError.
+  divided by the step. Unreadable, truncated or unstable videos raise VideoReadError
+  (`video.read_video_track`).
   """
   if source.frames:
     step = stored_step(len(source.frames), spec)
     frames = video.read_image_sequence(source.frames[::step])
     return frames, (source.fps or video.DEFAULT_FPS) / step, len(source.frames)
-  reader = video.VideoReader(source.path)
-  declared = reader.frame_count_hint
-  if not declared:
-    reader.decode([])  # Count only.
-    declared = reader.num_frames
-  step = stored_step(declared, spec)
-  frames = _decode_every(reader, step)
-  n = reader.num_frames
-  if n < 0.9 * declared - 1:
-    raise video.VideoReadError(
-        source.path, f'truncated: the container declares {declared} frames, only {n} decode')
-  if stored_step(n, spec) != step:  # The container's count was wrong enough to matter.
-    step = stored_step(n, spec)
-    frames = _decode_every(reader, step)
-    if reader.num_frames != n:
-      raise video.VideoReadError(
-          source.path, f'frame count unstable across decodes ({n} vs {reader.num_frames})')
-  return np.stack(frames), (source.fps or reader.fps or video.DEFAULT_FPS) / step, n
+  frames, n, fps = video.read_video_track(source.path, lambda count: stored_step(count, spec))
+  return frames, (source.fps or fps or video.DEFAULT_FPS) / stored_step(n, spec), n
 
 
 def process_source(source, spec=None):

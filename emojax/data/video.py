@@ -1,19 +1,9 @@
-"""Video decoding (OpenCV) and temporal sampling on frame indices.
+"""Video decoding (OpenCV) and the fixed-interval index sampler.
 
-One streaming reader, `VideoReader`, decodes every video: `read_video`, `read_video_clip` (which
-decodes only the frames a clip needs) and prediction (in chunks, so a long video need not fit in
-memory). Decoding returns `uint8 [N, H, W, 3]` RGB arrays. Sampling works on indices only
-(pure numpy), so the same index lists serve decoding, training and prediction:
-
-    idx = sample_indices(num_frames, clip_len=16, method='fixed_interval')
-    clip = frames[idx]
-
-Two samplers, by name:
-  * 'fixed_interval' (main paper): `clip_len` indices evenly spaced from the
-    first to the last frame, both included; shorter videos repeat frames.
-  * 'segment' (two-stream paper): the central `clip_len` frames, dropping
-    (L - clip_len) / 2 frames at each end; shorter videos repeat the first and
-    last frames, (clip_len - L) / 2 times each.
+One streaming reader, `VideoReader`, decodes every video: `read_video`, `read_video_track` (every
+k-th frame, what the dataset builders store) and prediction (in chunks, so a long video need not
+fit in memory). Decoding returns `uint8 [N, H, W, 3]` RGB arrays. `fixed_interval_indices` works
+on indices only; the clips drawn from stored tracks are `emojax.data.sampling`'s.
 """
 
 from __future__ import annotations
@@ -33,13 +23,10 @@ __all__ = [
   'open_frames',
   'to_rgb',
   'read_video',
-  'read_video_clip',
+  'read_video_track',
   'read_image',
   'read_image_sequence',
   'fixed_interval_indices',
-  'segment_indices',
-  'sample_indices',
-  'SAMPLERS',
 ]
 
 
@@ -74,43 +61,6 @@ def fixed_interval_indices(num_frames: int, clip_len: int) -> np.ndarray:
     return np.zeros(1, np.int64)
   pos = np.arange(clip_len) * (num_frames - 1) / (clip_len - 1)
   return np.floor(pos + 0.5).astype(np.int64)
-
-
-def segment_indices(num_frames: int, clip_len: int) -> np.ndarray:
-  """The central `clip_len` consecutive frames.
-
-  Longer: drop (L - T) // 2 frames at the start and the rest at the end.
-  Shorter: all frames, with the first repeated (T - L) // 2 times before and
-  the last repeated for the rest after.
-  """
-  _check(num_frames, clip_len)
-  if num_frames >= clip_len:
-    start = (num_frames - clip_len) // 2
-    return np.arange(start, start + clip_len, dtype=np.int64)
-  before = (clip_len - num_frames) // 2
-  after = clip_len - num_frames - before
-  return np.concatenate([
-    np.zeros(before, np.int64),
-    np.arange(num_frames, dtype=np.int64),
-    np.full(after, num_frames - 1, np.int64),
-  ])
-
-
-SAMPLERS: dict[str, Callable[[int, int], np.ndarray]] = {
-  'fixed_interval': fixed_interval_indices,
-  'segment': segment_indices,
-}
-
-
-def sample_indices(num_frames: int, clip_len: int, method: str) -> np.ndarray:
-  """Dispatches to the sampler named `method` (see `SAMPLERS`)."""
-  try:
-    sampler = SAMPLERS[method]
-  except KeyError:
-    raise ValueError(
-      f'unknown sampling method {method!r}; expected one of {sorted(SAMPLERS)}'
-    ) from None
-  return sampler(num_frames, clip_len)
 
 
 # ----------------------------------------------------------------------------
@@ -245,39 +195,40 @@ def read_video(path: os.PathLike | str) -> np.ndarray:
   return np.stack([frame for _, frame in VideoReader(path).frames()])
 
 
-def read_video_clip(
-  path: os.PathLike | str, clip_len: int, method: str = 'fixed_interval'
-) -> tuple[np.ndarray, int]:
-  """Decodes only the frames a clip needs: (`uint8 [clip_len, H, W, 3]`, num_frames).
+def _every(reader: VideoReader, step: int) -> list[np.ndarray]:
+  return [frame for _, frame in reader.frames(lambda i: i % step == 0)]
 
-  Indices come from the container's frame count and are checked against the
-  frames actually decoded; if the two disagree the video is decoded again
-  with the true count, so the result always equals
-  `read_video(path)[sample_indices(len, clip_len, method)]`.
 
-  Raises VideoReadError also for a truncated file: one where fewer than 90%
-  of the frames its container declares can be decoded.
+def read_video_track(path: os.PathLike | str, step: Callable[[int], int] = lambda n: 1
+                     ) -> tuple[np.ndarray, int, float | None]:
+  """Every `step(N)`-th frame of a video of N frames, the first included:
+  (`uint8 [ceil(N / step), H, W, 3]`, N, the container's frame rate or None).
+
+  N is first the container's frame count (a counting pass when it declares none); when the frames
+  decoded disagree with it and the true count asks for another step, the video is decoded again,
+  so the result always equals `read_video(path)[::step(N)]`.
+
+  Raises VideoReadError also for a truncated file (fewer than 90% of the frames its container
+  declares decode) and for a frame count that changes between passes.
   """
   reader = VideoReader(path)
   declared = reader.frame_count_hint
-  if declared:
-    idx = sample_indices(declared, clip_len, method)
-    frames = reader.decode(idx.tolist())
-    n = reader.num_frames
-    if n == declared:
-      return np.stack([frames[i] for i in idx]), n
-    if n < 0.9 * declared - 1:
-      raise VideoReadError(
-        path, f'truncated: the container declares {declared} frames, only {n} decode'
-      )
-  else:
+  if not declared:
     reader.decode([])  # Count only.
-    n = reader.num_frames
-  idx = sample_indices(n, clip_len, method)
-  frames = reader.decode(idx.tolist())
-  if reader.num_frames != n:
-    raise VideoReadError(path, f'frame count unstable across decodes ({n} vs {reader.num_frames})')
-  return np.stack([frames[i] for i in idx]), n
+    declared = reader.num_frames
+  k = step(declared)
+  frames = _every(reader, k)
+  n = reader.num_frames
+  if n < 0.9 * declared - 1:
+    raise VideoReadError(
+        path, f'truncated: the container declares {declared} frames, only {n} decode')
+  if step(n) != k:
+    k = step(n)
+    frames = _every(reader, k)
+    if reader.num_frames != n:
+      raise VideoReadError(
+          path, f'frame count unstable across decodes ({n} vs {reader.num_frames})')
+  return np.stack(frames), n, reader.fps
 
 
 _JPEG_SOI, _JPEG_EOI = b'\xff\xd8', b'\xff\xd9'
