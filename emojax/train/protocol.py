@@ -103,16 +103,16 @@ def with_dataset_classes(config, class_names) -> ml_collections.ConfigDict:
 
 def describe_contract(record) -> str:
   """One line: how clips are drawn from the stored tracks (the run's `DataRecord`)."""
-  sampling = record.sampling
+  sampling, fragments = record.sampling, record.sampling['num_fragments']
+  method = sampling['method'] + (f' in {fragments} fragments' if fragments > 1 else '')
   span = 'the whole video' if record.whole_video else f'{record.span_frames} stored frames'
   seconds = f' ({record.span_seconds:.2f} s)' if record.span_seconds else ''
   side = round(record.image_size * (1 + record.resize_margin))
-  upscale = ' (upscaled)' if side > record.crop_size else ''
-  return (f"clips: {record.num_frames} frames, {sampling['method']}"
-          f"{'' if sampling['num_fragments'] == 1 else ' in ' + str(sampling['num_fragments'])}"
-          f"{' fragments' if sampling['num_fragments'] > 1 else ''} spanning {span}{seconds}; "
-          f"median video {record.median_frames} frames at {record.fps or float('nan'):.1f} fps; "
-          f"{record.crop_size}px faces resized to {side}px{upscale}, {record.image_size}px crops")
+  upscaled = ' (upscaled)' if side > record.crop_size else ''
+  fps = f'{record.fps:.1f} fps' if record.fps else 'no recorded rate'
+  return (f'clips: {record.num_frames} frames, {method}, spanning {span}{seconds}; median video '
+          f'{record.median_frames} frames at {fps}; {record.crop_size}px faces resized to '
+          f'{side}px{upscaled}, {record.image_size}px crops')
 
 
 def train_and_evaluate(config, workdir: str, log=print) -> dict:
