@@ -65,3 +65,10 @@ def test_unknown_method_and_bad_input():
     flow.flow_images(_moving_clip(1), 'lk')
   with pytest.raises(ValueError, match='uint8'):
     flow.flow_images(_moving_clip(1).astype(np.float32))
+
+
+def test_resized_flow_images_scale_their_displacements():
+  images = flow.encode_flow(np.full((2, 8, 8, 2), [4.0, -2.0], np.float32))
+  half = flow.scale_flow_images(images, 0.5)
+  np.testing.assert_allclose(flow.decode_flow(half), np.full((2, 8, 8, 2), [2.0, -1.0]), atol=0.05)
+  assert flow.scale_flow_images(images, 1.0) is images
