@@ -3,8 +3,8 @@
     python benchmarks/eval_views.py --workdir=/tmp/emojax_demo --views 1x1 4x1 1x3 4x3 \
         [--fold=0] [--aggregate=logits]
 
-Restores fold K's last checkpoint, takes the fold's test subjects from the workdir's folds.json and
-scores each test video with `config.eval` set to each CLIPSxCROPS in turn (the same path as
+Restores fold K's last checkpoint, makes the run's fold plan again (`protocol.fold_plan`) and
+scores each of the fold's test videos with `config.eval` set to each CLIPSxCROPS in turn (the same path as
 training's evaluation: `emojax.train.loop.evaluate`). Prints one JSON line per setting.
 """
 from __future__ import annotations
@@ -32,18 +32,16 @@ def main() -> None:
   from jax.sharding import NamedSharding, PartitionSpec as P
 
   from emojax import checkpoints, models
-  from emojax.data import folds, pipeline
-  from emojax.train import datasets, loop, metrics, steps
+  from emojax.data import pipeline
+  from emojax.train import datasets, loop, metrics, protocol, steps
 
   restored = checkpoints.restore(args.workdir, fold=args.fold)
-  with open(os.path.join(args.workdir, 'folds.json')) as f:
-    test_subjects = json.load(f)['test_subjects'][args.fold]
   config = restored.config
   if 'eval' not in config:
     raise SystemExit(f'{args.workdir}: its config has no eval block (a run from before views)')
-  source, record = datasets.load_source(config)
+  source, record, example_splits = datasets.load_splits(config)
   index = pipeline.read_index(source, record.class_names)
-  _, test = folds.split_indices(index.subjects, test_subjects)
+  test = protocol.fold_plan(config, index.subjects, example_splits)[args.fold].test
   mesh = steps.make_mesh()
 
   def logits(variables, batch):

@@ -15,7 +15,7 @@ from configs import enterface_rfscnn
 def get_config():
   config = enterface_rfscnn.get_config()
   config.dataset.name = 'afew'
-  config.dataset.config = 'segments_flow'  # 16-frame segments + Farneback flow, computed once
+  config.dataset.config = 'flow'  # whole face tracks + their Farneback flow, computed once
   config.protocol = 'official_split'
   config.splits.train = 'train'
   config.splits.validation = ''

@@ -14,6 +14,6 @@ from configs import enterface_rfscnn
 def get_config():
   config = enterface_rfscnn.get_config()
   config.dataset.name = 'rml'
-  config.dataset.config = 'segments_flow'  # 16-frame segments + Farneback flow, computed once
+  config.dataset.config = 'flow'  # whole face tracks + their Farneback flow, computed once
   config.protocol = 'loso'
   return config

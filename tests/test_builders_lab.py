@@ -18,7 +18,7 @@ from tfds_builders.rml import Rml, parse_path
 from tfds_builders.rml import fake_archive as rml_fake
 from tfds_builders.rml.rml import Parsed, list_sources, probe
 
-TINY = dict(clip_len=3, size=32)
+TINY = dict(size=32, max_frames=3)  # at most 3 stored faces: quick
 SMALL = (160, 120)  # Frame size: face detection cost grows with it.
 
 
@@ -55,7 +55,8 @@ def test_ck_plus_labelled_sequences_are_the_examples_with_seven_classes(ck_build
   assert labelled(builder, splits['train']) == fake.videos == {
       'S005/001': ('disgust', 'S005'), 'S010/001': ('contempt', 'S010')}
   for e in splits['train'].values():
-    assert e['clip'].shape == (3, 32, 32, 3) and e['clip'].std() > 10
+    assert e['clip'].shape == (3, 32, 32, 3) and e['clip'].std() > 10  # the whole sequence
+    assert e['video_frames'] == 3 and e['fps'] == 25.0
 
 
 def test_ck_plus_skips_unlabelled_bad_label_and_corrupt_sequences_with_reasons(ck_build):

@@ -15,7 +15,7 @@ from tfds_builders.afew import fake_archive as afew_fake
 from tfds_builders.dfew import Dfew, DfewConfig, dfew
 from tfds_builders.dfew import fake_archive as dfew_fake
 
-TINY = dict(clip_len=3, size=32)
+TINY = dict(size=32, max_frames=3)  # at most 3 stored faces: quick
 
 
 def _prepare_error(builder, manual):

@@ -1,4 +1,4 @@
-"""The builder base of the manual-download video builders (oulu_casia, enterface05).
+"""The builder base of the manual-download video builders (oulu_casia, enterface05, ck_plus, ...).
 
 A builder sets its `CLASS_NAMES`, lists its archive as `Source`s (one per video
 or image sequence), then `generate_examples` turns them into examples in
@@ -120,7 +120,7 @@ class BuildStats:
 
   def add(self, other: BuildStats) -> None:
     """Adds another split's counts and time to these (a builder with several splits)."""
-    for field in ('videos', 'skipped', 'left_out', 'frames_decoded', 'clip_frames', 'seconds'):
+    for field in ('videos', 'skipped', 'left_out', 'frames_decoded', 'stored_frames', 'seconds'):
       setattr(self, field, getattr(self, field) + getattr(other, field))
     self.num_workers = max(self.num_workers, other.num_workers)
     self.manifest = other.manifest or self.manifest

@@ -71,10 +71,10 @@ def list_split(split_dir: epath.Path):
 
 
 BUILDER_CONFIGS = [
-  common.ClipConfig(name='default', description='Train and Val, fixed-interval sampling.'),
-  common.ClipConfig(name='segments_flow', sampling='segment', flow='farneback',
-                    description='As default, with the two-stream paper\'s 16-frame segments '
-                    'and Farneback optical-flow images of the face crops (RFSCNN).'),
+  common.ClipConfig(name='default', description='Train and Val, whole face tracks.'),
+  common.ClipConfig(name='flow', flow='farneback',
+                    description='As default, with Farneback optical-flow images of the stored '
+                    'face crops in a `flow` feature (RFSCNN).'),
 ]
 
 
@@ -88,8 +88,13 @@ class Afew(common.VideoBuilder):
   videos outside a class folder are listed in `skipped.tsv`.
   """
 
-  VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES = {'1.0.0': 'Initial release.'}
+  VERSION = tfds.core.Version('2.0.0')
+  RELEASE_NOTES = {
+    '1.0.0': 'Initial release.',
+    '2.0.0': 'Whole face tracks: `clip` holds every frame (frame_step, max_frames), ZLIB '
+             'compressed, with `fps` and `video_frames`; config segments_flow becomes flow '
+             '(clips are drawn at load time).',
+  }
   CLASS_NAMES = CLASS_NAMES
   BUILDER_CONFIGS = BUILDER_CONFIGS
   DEFAULT_CONFIG_NAME = 'default'

@@ -120,10 +120,14 @@ class Cheavd(common.VideoBuilder):
   listed in `skipped.tsv`.
   """
 
-  VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES = {'1.0.0': 'Initial release.'}
+  VERSION = tfds.core.Version('2.0.0')
+  RELEASE_NOTES = {
+    '1.0.0': 'Initial release.',
+    '2.0.0': 'Whole face tracks: `clip` holds every frame (frame_step, max_frames), ZLIB '
+             'compressed, with `fps` and `video_frames`.',
+  }
   CLASS_NAMES = CLASS_NAMES
-  BUILDER_CONFIGS = [common.ClipConfig(name='default', description='Fixed-interval sampling.')]
+  BUILDER_CONFIGS = [common.ClipConfig(name='default', description='Whole face tracks.')]
   DEFAULT_CONFIG_NAME = 'default'
   MANUAL_DOWNLOAD_INSTRUCTIONS = _INSTRUCTIONS
   CITATION = """@inproceedings{li2018mec,

@@ -95,10 +95,10 @@ def report_counts(sources, skipped) -> None:
 
 
 BUILDER_CONFIGS = [
-  common.ClipConfig(name='default', description='All 720 videos, fixed-interval sampling.'),
-  common.ClipConfig(name='segments_flow', sampling='segment', flow='farneback',
-                    description='As default, with the two-stream paper\'s 16-frame segments '
-                    'and Farneback optical-flow images of the face crops (RFSCNN).'),
+  common.ClipConfig(name='default', description='All 720 videos, whole face tracks.'),
+  common.ClipConfig(name='flow', flow='farneback',
+                    description='As default, with Farneback optical-flow images of the stored '
+                    'face crops in a `flow` feature (RFSCNN).'),
 ]
 
 
@@ -111,8 +111,13 @@ class Rml(common.VideoBuilder):
   in `skipped.tsv`; a warning says when the archive does not hold 720 videos.
   """
 
-  VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES = {'1.0.0': 'Initial release.'}
+  VERSION = tfds.core.Version('2.0.0')
+  RELEASE_NOTES = {
+    '1.0.0': 'Initial release.',
+    '2.0.0': 'Whole face tracks: `clip` holds every frame (frame_step, max_frames), ZLIB '
+             'compressed, with `fps` and `video_frames`; config segments_flow becomes flow '
+             '(clips are drawn at load time).',
+  }
   CLASS_NAMES = emotions.BASIC_EMOTIONS
   BUILDER_CONFIGS = BUILDER_CONFIGS
   DEFAULT_CONFIG_NAME = 'default'
