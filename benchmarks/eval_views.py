@@ -4,8 +4,8 @@
         [--fold=0] [--aggregate=logits]
 
 Restores fold K's last checkpoint, makes the run's fold plan again (`protocol.fold_plan`) and
-scores each of the fold's test videos with `config.eval` set to each CLIPSxCROPS in turn (the same path as
-training's evaluation: `emojax.train.loop.evaluate`). Prints one JSON line per setting.
+scores each of the fold's test videos with `config.eval` set to each CLIPSxCROPS in turn (the same
+path as training's evaluation: `emojax.train.loop.evaluate`). Prints one JSON line per setting.
 """
 from __future__ import annotations
 
@@ -58,7 +58,8 @@ def main() -> None:
     probabilities, labels = loop.evaluate(fn, restored.variables, source, test, config, mesh)
     matrix = metrics.confusion_matrix(labels, np.argmax(probabilities, -1), config.num_classes)
     print(json.dumps({'views': views, 'aggregate': args.aggregate, 'videos': len(test),
-                      'correct': int(np.trace(matrix)), 'accuracy': round(metrics.accuracy(matrix), 4),
+                      'correct': int(np.trace(matrix)),
+                      'accuracy': round(metrics.accuracy(matrix), 4),
                       'uar': round(metrics.unweighted_average_recall(matrix), 4),
                       'seconds': round(time.perf_counter() - start, 1)}), flush=True)
 

@@ -1,4 +1,4 @@
-"""Evaluation with views: per-video aggregation, sharded views, predictions.csv, the SVM's features."""
+"""Evaluation with views: per-video aggregation, sharded views, predictions.csv, SVM features."""
 import csv
 import os
 import subprocess
