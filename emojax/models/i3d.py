@@ -25,6 +25,11 @@ one of the named layers (`LAYER_NAMES`), e.g. `'Mixed_5c'` or `'Mixed_4f'` for a
 Fine-tuning: `frozen_through` names the last of the layers that stay as loaded: they run in
 inference mode (BatchNorm on the loaded statistics), no gradient flows into them, and
 `frozen_prefixes` names their parameters for the optimizer (`emojax.train.state.make_optimizer`).
+`freeze_batch_norm` makes every BatchNorm normalise with its running (loaded) statistics in
+training too and never update them, while the layers after `frozen_through` still train: with
+small batches and momentum 0.999, training-mode BatchNorm normalises with batch statistics that the
+running averages, still mostly Kinetics', do not follow, and the fine-tuned network scored chance
+on held-out clips (docs/models.md).
 """
 from __future__ import annotations
 
@@ -127,6 +132,7 @@ class InceptionI3D(nn.Module):
   output: str = 'logits'
   dropout_rate: float = 0.0
   frozen_through: str = ''  # the last layer kept as loaded (see the module docstring)
+  freeze_batch_norm: bool = False
   conv_impl: str = 'auto'
   dtype: Any = jnp.float32
 
@@ -142,13 +148,13 @@ class InceptionI3D(nn.Module):
     frozen = bool(frozen_layers(self.frozen_through))
     x = x.astype(self.dtype)
     for name, kind, args in LAYERS:
+      batch_stats = train and not frozen and not self.freeze_batch_norm  # BatchNorm's mode
       if kind == 'unit':
-        x = Unit3D(*args, conv_impl=self.conv_impl, dtype=self.dtype, name=name)(
-            x, train and not frozen)
+        x = Unit3D(*args, conv_impl=self.conv_impl, dtype=self.dtype, name=name)(x, batch_stats)
       elif kind == 'pool':
         x = separable_max_pool(x, *args)
       else:
-        x = InceptionBlock(args, self.conv_impl, self.dtype, name=name)(x, train and not frozen)
+        x = InceptionBlock(args, self.conv_impl, self.dtype, name=name)(x, batch_stats)
       if frozen and name == self.frozen_through:
         x, frozen = jax.lax.stop_gradient(x), False
       if name == self.output:
