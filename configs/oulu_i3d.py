@@ -7,8 +7,9 @@ DeepMind's RGB Inception-I3D (`emojax/models/i3d.py`) starts from its Kinetics-4
 dense head for the dataset's classes. Its layers through `Mixed_4f` stay as loaded (inference-mode
 BatchNorm, no gradient: `config.model.frozen_through`; '' fine-tunes everything); `Mixed_5b`,
 `Mixed_5c` and the head train, every BatchNorm on the loaded statistics (`freeze_batch_norm`),
-Adam lr 1e-4, 30 epochs, on the same 16 x 112 x 112 clips and 10-fold split as configs/oulu.py.
-No published number for this setting.
+a BatchNorm on the pooled feature before the head (`head_norm`); Adam lr 1e-4, 30 epochs, on the
+same 16 x 112 x 112 clips and 10-fold split as configs/oulu.py. No published number for this
+setting.
 """
 import ml_collections
 
@@ -21,6 +22,7 @@ def get_config():
   config.model.name = 'i3d'
   config.model.frozen_through = 'Mixed_4f'
   config.model.freeze_batch_norm = True
+  config.model.head_norm = True
   config.model.dropout_rate = 0.5
   config.model.conv_impl = 'auto'
   config.model.dtype = 'float32'

@@ -136,9 +136,11 @@ def test_i3d_classifier_takes_every_kinetics_layer_and_a_new_head():
   initial = _initial_variables(config)
   variables = start.init_variables(config, SIX, initial)
   kinetics = kinetics_i3d.load_kinetics_i3d(module=InceptionI3D(output='pooled'))
-  head = variables['params'].pop('logits')
+  new_layers = {'params': ('logits', 'head_norm'), 'batch_stats': ('head_norm',)}
+  for collection, layers in new_layers.items():
+    for layer in layers:  # new, for the dataset's classes
+      _assert_subtree_equal(variables[collection].pop(layer), initial[collection][layer])
   _assert_subtree_equal(variables, kinetics)
-  _assert_subtree_equal(head, initial['params']['logits'])  # new, for the dataset's classes
   assert models.create_model(config).frozen_prefixes[-1] == 'Mixed_4f/'
 
 
