@@ -121,7 +121,7 @@ def run_emojax(config, steps: int, profile: int = 0) -> dict:
   from emojax.train import steps as steps_lib
 
   model = models.create_model(config)
-  tx = state_lib.make_optimizer(config, steps_per_epoch=1000)
+  tx = state_lib.make_optimizer(config, 1000, models.frozen_prefixes(model))  # as training
   mesh = steps_lib.make_mesh()
   state = steps_lib.replicate(state_lib.create_train_state(
       model, tx, jax.random.key(0), models.input_shape(config, config.batch_size)), mesh)

@@ -81,6 +81,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.early_stopping_patience = 0
   config.extra_metrics = ()  # beside accuracy (WAR) and UAR, e.g. ('macro_precision',)
 
+  # Score the per-frame FER2013 network (zero-shot) on each fold's test videos too: the baseline
+  # beside the model in results.json / results.csv (emojax/train/baseline.py).
+  config.report_frame_baseline = True
+
   config.data_workers = 0  # grain worker processes (0: threads in this process)
   config.data_threads = 4
   config.log_every_steps = 50

@@ -53,6 +53,9 @@ def test_demo_runs_end_to_end(uninterrupted):
   assert sum(map(sum, results['confusion_matrix'])) == 12
   assert results['config']['model']['name'] == 'emotion_net'
   assert results['versions']['jax']
+  # The zero-shot per-frame FER2013 baseline on the same test videos, beside the model.
+  assert results['frame_baseline']['accuracy']['n'] == 1 and 'per-frame FER2013 baseline' in out
+  assert fold['frame_baseline']['num_examples'] == 12
   for name in ('results.csv', 'confusion_matrix.png', 'folds.json', 'fold_0/curves.png',
                'fold_0/confusion_matrix.png'):
     assert os.path.getsize(os.path.join(workdir, name)) > 0

@@ -14,6 +14,8 @@ import jax.numpy as jnp
 
 from emojax.models.attention_lstm import AttentionLSTMNet
 from emojax.models.emotion_net import EmotionNet
+from emojax.models.fer_frames import FrameBaseline
+from emojax.models.i3d import InceptionI3D
 from emojax.models.p3d import C3D, P3DNet
 from emojax.models.two_stream import RFSCNN
 
@@ -23,6 +25,8 @@ MODELS: dict[str, type[nn.Module]] = {
     'c3d': C3D,
     'attention_lstm': AttentionLSTMNet,
     'rfscnn': RFSCNN,
+    'i3d': InceptionI3D,
+    'frame_baseline': FrameBaseline,
 }
 
 DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16, 'float16': jnp.float16}

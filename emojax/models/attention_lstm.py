@@ -24,6 +24,12 @@ layers frozen (`freeze_cnn=True`: `frozen_prefixes` names every parameter under 
 the optimizer leaves unchanged, see `emojax.train.state.freeze`; here the frozen layers' BatchNorm
 also runs on its running statistics and no gradient is computed through them).
 
+`frame_encoder='fer2013'` replaces the CNN by the FER2013 mini-Xception
+(`emojax.models.fer_frames.FERFrameEncoder`, weights loaded at the start of training by
+`emojax.pretrained.start`): frames to greyscale 64x64, its convolutions (`cnn/fer`, frozen with
+`freeze_cnn`), then new dense layers `fc_features`. This is the paper's recipe with a CNN that has
+already learned faces; no frame pre-training is needed.
+
 Recurrences run in float32 whatever `dtype` is (the CNN uses `dtype`).
 """
 from __future__ import annotations
@@ -34,7 +40,10 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from emojax.models.fer_frames import FERFrameEncoder
 from emojax.models.norm import BatchNorm
+
+FRAME_ENCODERS = ('alexnet', 'fer2013')
 
 class FrameCNN(nn.Module):
   """AlexNet-like 2D CNN with 3x3 kernels: frames `[N, H, W, C]` -> features `[N, fc_features[-1]]`.
@@ -108,19 +117,29 @@ class AttentionLSTMNet(nn.Module):
   lstm_features: int = 512
   use_attention: bool = True
   freeze_cnn: bool = False
+  frame_encoder: str = 'alexnet'  # or 'fer2013' (see the module docstring)
   dropout_rate: float = 0.5
   dtype: Any = jnp.float32
 
   @property
   def frozen_prefixes(self) -> tuple[str, ...]:
     """Parameter paths training leaves unchanged: the conv layers and their norms with `freeze_cnn`."""
-    return ('cnn/conv_',) if self.freeze_cnn else ()
+    if not self.freeze_cnn:
+      return ()
+    return ('cnn/fer/',) if self.frame_encoder == 'fer2013' else ('cnn/conv_',)
 
   @nn.compact
   def __call__(self, x, train: bool = True):
     batch, frames = x.shape[:2]
-    feats = FrameCNN(**cnn_kwargs(self), frozen=self.freeze_cnn, name='cnn')(
-        x.reshape(batch * frames, *x.shape[2:]), train)
+    if self.frame_encoder not in FRAME_ENCODERS:
+      raise ValueError(f'config.model.frame_encoder={self.frame_encoder!r}: expected one of '
+                       f'{FRAME_ENCODERS}')
+    if self.frame_encoder == 'fer2013':
+      encoder = FERFrameEncoder(tuple(self.fc_features), self.dropout_rate, self.freeze_cnn,
+                                self.dtype, name='cnn')
+    else:
+      encoder = FrameCNN(**cnn_kwargs(self), frozen=self.freeze_cnn, name='cnn')
+    feats = encoder(x.reshape(batch * frames, *x.shape[2:]), train)
     feats = feats.reshape(batch, frames, -1).astype(jnp.float32)
     hidden = nn.RNN(nn.OptimizedLSTMCell(self.lstm_features, name='lstm'))(feats)
     if self.use_attention:

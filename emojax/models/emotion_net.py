@@ -12,6 +12,12 @@ backbone's globally averaged features are classified directly.
 three more input channels, as TSN's RGB-difference input does: it removes the subject's static
 appearance, so a small network trained briefly (the CPU demo) sees the expression's dynamics
 directly. The paper's configs leave it off.
+
+`backbone='i3d'` replaces the 3D-ResNet by the Kinetics-400 Inception-I3D (`emojax.models.i3d`,
+weights loaded at the start of training by `emojax.pretrained.start`), cut at `i3d_layer`
+(`Mixed_5c`: `[B, T/8, H/32, W/32, 1024]`); `i3d_frozen_through` keeps its layers up to that one
+as loaded, and `i3d_freeze_batch_norm` keeps its BatchNorm on the loaded statistics
+(`InceptionI3D.freeze_batch_norm`). The ConvLSTM and Transformer then read the I3D feature map.
 """
 from __future__ import annotations
 
@@ -20,6 +26,7 @@ from typing import Any, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from emojax.models import i3d
 from emojax.models.convlstm import ConvLSTM
 from emojax.models.resnet3d import resnet3d
 from emojax.models.transformer import TransformerEncoder
@@ -46,16 +53,38 @@ class EmotionNet(nn.Module):
   max_len: int = 65
   dropout_rate: float = 0.0
   scan_unroll: int = 1
+  backbone: str = 'resnet3d'  # or 'i3d' (see the class docstring)
+  i3d_layer: str = 'Mixed_5c'
+  i3d_frozen_through: str = ''
+  i3d_freeze_batch_norm: bool = False
   conv_impl: str = 'auto'
   dtype: Any = jnp.float32
+
+  @property
+  def frozen_prefixes(self) -> tuple[str, ...]:
+    if self.backbone != 'i3d':
+      return ()
+    return tuple(f'backbone/{name}/' for name in i3d.frozen_layers(self.i3d_frozen_through))
+
+  def _backbone(self):
+    if self.backbone == 'i3d':
+      if self.frame_difference:
+        raise ValueError('config.model.frame_difference adds input channels the Kinetics I3D '
+                         "(config.model.backbone='i3d') does not take")
+      return i3d.InceptionI3D(output=self.i3d_layer, frozen_through=self.i3d_frozen_through,
+                              freeze_batch_norm=self.i3d_freeze_batch_norm,
+                              conv_impl=self.conv_impl, dtype=self.dtype, name='backbone')
+    if self.backbone != 'resnet3d':
+      raise ValueError(f"config.model.backbone={self.backbone!r}: expected 'resnet3d' or 'i3d'")
+    return resnet3d(self.depth, num_filters=self.width, temporal_strides=self.temporal_strides,
+                    stem_stride=self.stem_stride, max_pool=self.max_pool,
+                    conv_impl=self.conv_impl, dtype=self.dtype, name='backbone')
 
   @nn.compact
   def __call__(self, x, train: bool = True):
     if self.frame_difference:
       x = jnp.concatenate([x, x - x[:, :1]], axis=-1)
-    features = resnet3d(self.depth, num_filters=self.width, temporal_strides=self.temporal_strides,
-                        stem_stride=self.stem_stride, max_pool=self.max_pool,
-                        conv_impl=self.conv_impl, dtype=self.dtype, name='backbone')(x, train)
+    features = self._backbone()(x, train)
     channels = features.shape[-1]
     fused = []
     if self.use_convlstm:

@@ -21,6 +21,18 @@ so pooling is the global average.
 Sonnet v1's BatchNorm has no scale; ours has one (the loader sets it to 1, the same function).
 `output` picks what the network returns: the logits, the pooled feature, or the feature map at
 one of the named layers (`LAYER_NAMES`), e.g. `'Mixed_5c'` or `'Mixed_4f'` for a backbone.
+
+Fine-tuning: `frozen_through` names the last of the layers that stay as loaded: they run in
+inference mode (BatchNorm on the loaded statistics), no gradient flows into them, and
+`frozen_prefixes` names their parameters for the optimizer (`emojax.train.state.make_optimizer`).
+`freeze_batch_norm` makes every BatchNorm normalise with its running (loaded) statistics in
+training too and never update them, while the layers after `frozen_through` still train: with
+small batches and momentum 0.999, training-mode BatchNorm normalises with batch statistics that the
+running averages, still mostly Kinetics', do not follow, and the fine-tuned network scored chance
+on held-out clips (docs/models.md). `head_norm` adds a BatchNorm (ours, momentum 0.9) on the pooled
+feature before the new head, as linear probes of pretrained networks do: the Kinetics features of
+face clips share a large common part, and a head on them unnormalised did not leave chance in 4
+epochs, while per-dimension standardised features separate the classes.
 """
 from __future__ import annotations
 
@@ -28,6 +40,7 @@ import functools
 from typing import Any, Sequence
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 from emojax.models.norm import BatchNorm
@@ -56,6 +69,17 @@ LAYERS = (
 LAYER_NAMES = tuple(name for name, _, _ in LAYERS)
 OUTPUTS = ('logits', 'pooled', *LAYER_NAMES)
 HEAD_WINDOW = (2, 7, 7)
+
+
+def frozen_layers(frozen_through: str) -> tuple[str, ...]:
+  """The layers up to and including `frozen_through` ('' for none) that have parameters."""
+  if not frozen_through:
+    return ()
+  if frozen_through not in LAYER_NAMES:
+    raise ValueError(f'frozen_through={frozen_through!r}: expected \'\' or a layer of '
+                     f'{LAYER_NAMES}')
+  layers = LAYER_NAMES[:LAYER_NAMES.index(frozen_through) + 1]
+  return tuple(name for name in layers if not name.startswith('MaxPool'))
 
 
 class Unit3D(nn.Module):
@@ -110,26 +134,39 @@ class InceptionI3D(nn.Module):
   num_classes: int = 400
   output: str = 'logits'
   dropout_rate: float = 0.0
+  frozen_through: str = ''  # the last layer kept as loaded (see the module docstring)
+  freeze_batch_norm: bool = False
+  head_norm: bool = False
   conv_impl: str = 'auto'
   dtype: Any = jnp.float32
+
+  @property
+  def frozen_prefixes(self) -> tuple[str, ...]:
+    return tuple(f'{name}/' for name in frozen_layers(self.frozen_through))
 
   @nn.compact
   def __call__(self, x, train: bool = True):
     if self.output not in OUTPUTS:
       raise ValueError(f'InceptionI3D.output={self.output!r}: expected "logits", "pooled" or a '
                        f'layer of {LAYER_NAMES}')
+    frozen = bool(frozen_layers(self.frozen_through))
     x = x.astype(self.dtype)
     for name, kind, args in LAYERS:
+      batch_stats = train and not frozen and not self.freeze_batch_norm  # BatchNorm's mode
       if kind == 'unit':
-        x = Unit3D(*args, conv_impl=self.conv_impl, dtype=self.dtype, name=name)(x, train)
+        x = Unit3D(*args, conv_impl=self.conv_impl, dtype=self.dtype, name=name)(x, batch_stats)
       elif kind == 'pool':
         x = separable_max_pool(x, *args)
       else:
-        x = InceptionBlock(args, self.conv_impl, self.dtype, name=name)(x, train)
+        x = InceptionBlock(args, self.conv_impl, self.dtype, name=name)(x, batch_stats)
+      if frozen and name == self.frozen_through:
+        x, frozen = jax.lax.stop_gradient(x), False
       if name == self.output:
         return x
     x = kinetics_pool(x.astype(jnp.float32))
     if self.output == 'pooled':
       return x
+    if self.head_norm:
+      x = BatchNorm(use_running_average=not train, name='head_norm')(x)
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     return nn.Dense(self.num_classes, name='logits')(x)

@@ -23,8 +23,26 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from emojax.models.norm import BatchNorm
+from emojax.models.resnet3d import separable_max_pool
 
 OUTPUTS = ('logits', 'pooled', 'features')
+
+
+class DepthwiseConv(nn.Module):
+  """A 3x3 depthwise convolution, 'SAME', no bias, with `nn.Conv(feature_group_count=C)`'s
+  kernel `[3, 3, 1, C]`, computed as nine shifted products: XLA:CPU's grouped convolution took
+  0.32 s for a `[64, 16, 16, 64]` map, longer than the rest of the network."""
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x):
+    channels = x.shape[-1]
+    kernel = self.param('kernel', nn.initializers.lecun_normal(), (3, 3, 1, channels))
+    x, kernel = x.astype(self.dtype), kernel.astype(self.dtype)
+    height, width = x.shape[1:3]
+    padded = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    return sum(padded[:, i:i + height, j:j + width] * kernel[i, j, 0]
+               for i in range(3) for j in range(3))
 
 
 class SeparableConv(nn.Module):
@@ -34,9 +52,7 @@ class SeparableConv(nn.Module):
 
   @nn.compact
   def __call__(self, x):
-    channels = x.shape[-1]
-    x = nn.Conv(channels, (3, 3), padding='SAME', feature_group_count=channels, use_bias=False,
-                dtype=self.dtype, name='depthwise')(x)
+    x = DepthwiseConv(self.dtype, name='depthwise')(x)
     return nn.Conv(self.features, (1, 1), use_bias=False, dtype=self.dtype, name='pointwise')(x)
 
 
@@ -57,7 +73,7 @@ class XceptionBlock(nn.Module):
     y = nn.relu(norm(name='sepconv_1_bn')(y))
     y = SeparableConv(self.features, self.dtype, name='sepconv_2')(y)
     y = norm(name='sepconv_2_bn')(y)
-    return nn.max_pool(y, (3, 3), strides=(2, 2), padding='SAME') + shortcut
+    return separable_max_pool(y, (3, 3), (2, 2)) + shortcut  # nn.max_pool(..., 'SAME')
 
 
 class MiniXception(nn.Module):

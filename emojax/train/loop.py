@@ -17,7 +17,7 @@ import orbax.checkpoint as ocp
 
 from emojax import checkpoints, models
 from emojax.data import pipeline, sampling
-from emojax.train import finetune, report, svm
+from emojax.train import baseline, finetune, report, svm
 from emojax.train import metrics as metrics_lib
 from emojax.train import state as state_lib
 from emojax.train import steps as steps_lib
@@ -86,6 +86,7 @@ def train_fold(config, workdir: str, data: FoldData, fold: int = 0, mesh=None, l
   else:
     state = finetune.pretrain_into_state(config, state, data.source, data.train,
                                          seed=config.seed + fold, mesh=mesh, log=log)
+    state = finetune.pretrained_start(config, state, data.class_names, mesh)
 
   def save(step):
     manager.save(step, args=ocp.args.Composite(
@@ -156,6 +157,12 @@ def train_fold(config, workdir: str, data: FoldData, fold: int = 0, mesh=None, l
                  [pipeline.as_text(data.source[int(i)]['video_id']) for i in data.test])
     report.write_predictions(os.path.join(workdir, report.PREDICTIONS_FILE), video_ids, labels,
                              probabilities, data.class_names)
+  if baseline.enabled(config):
+    result['frame_baseline'] = baseline.zero_shot_result(
+        data.class_names, mesh, lambda fn, v: evaluate(fn, v, data.source, data.test, config, mesh))
+    if result['frame_baseline']:
+      log(f"fold {fold}: per-frame FER2013 baseline (zero-shot): accuracy "
+          f"{result['frame_baseline']['accuracy']:.4f}, UAR {result['frame_baseline']['uar']:.4f}")
   if svm.svm_enabled(config):
     result['svm'] = svm.svm_fold_result(config, state, model, data, mesh)
     log(f"fold {fold}: SVM ({config.svm.kernel}) on fused features: accuracy "

@@ -114,6 +114,18 @@ def fold_means(folds: dict, keys, config) -> dict:
   return {name: mean_std(v) for name, v in values.items() if None not in v}
 
 
+def _frame_baseline_summary(folds: Sequence[dict]) -> dict:
+  """Mean ± std of the per-frame FER2013 baseline (`emojax.train.baseline`) when every fold has
+  it, as `{'frame_baseline': {'accuracy', 'uar', 'zero_shot', 'classes_mapped'}}`; else nothing."""
+  if not folds or not all(f.get('frame_baseline') for f in folds):
+    return {}
+  return {'frame_baseline': {
+      'accuracy': mean_std([f['frame_baseline']['accuracy'] for f in folds]),
+      'uar': mean_std([f['frame_baseline']['uar'] for f in folds]),
+      'zero_shot': True,
+      'classes_mapped': folds[0]['frame_baseline']['classes_mapped']}}
+
+
 def write_results(workdir: str, folds: dict, assignment: Sequence[Sequence[str]], class_names,
                   config) -> dict:
   """Writes results.json / results.csv / confusion_matrix.png for the folds run so far."""
@@ -131,6 +143,7 @@ def write_results(workdir: str, folds: dict, assignment: Sequence[Sequence[str]]
       'confusion_matrix': total.tolist(),
       **({'svm_accuracy': mean_std([folds[k]['svm']['accuracy'] for k in keys])}
          if all('svm' in folds[k] for k in keys) else {}),
+      **_frame_baseline_summary([folds[k] for k in keys]),
       'pooled_accuracy': float(np.trace(total) / max(total.sum(), 1)),
       'fold_assignment': [list(f) for f in assignment],
       'config': json.loads(config.to_json()),
@@ -141,17 +154,23 @@ def write_results(workdir: str, folds: dict, assignment: Sequence[Sequence[str]]
   scores = [m for m in means if m != 'accuracy']  # WAR is the accuracy column's name here
   with open(os.path.join(workdir, 'results.csv'), 'w', newline='') as f:
     writer = csv.writer(f)
+    baseline = results.get('frame_baseline')
     writer.writerow(['fold', 'held_out', 'num_test', *scores, 'steps',
-                     *[f'recall_{c}' for c in class_names]])
+                     *[f'recall_{c}' for c in class_names],
+                     *(['frame_baseline_accuracy', 'frame_baseline_uar'] if baseline else [])])
     for k in keys:
       r = folds[k]
       writer.writerow([k, ' '.join(held_out(r)), r['num_examples'],
                        *[f'{_score(r, m):.4f}' for m in scores], r['steps'],
                        *['' if r['per_class_recall'][c] is None else
-                         f"{r['per_class_recall'][c]:.4f}" for c in class_names]])
+                         f"{r['per_class_recall'][c]:.4f}" for c in class_names],
+                       *([f"{r['frame_baseline'][m]:.4f}" for m in ('accuracy', 'uar')]
+                         if baseline else [])])
     for stat in ('mean', 'std'):
       writer.writerow([stat, '', '', *[f"{results[m][stat]:.4f}" for m in scores], '',
-                       *[''] * len(class_names)])
+                       *[''] * len(class_names),
+                       *([f"{baseline[m][stat]:.4f}" for m in ('accuracy', 'uar')]
+                         if baseline else [])])
   plot_confusion(total, class_names, os.path.join(workdir, 'confusion_matrix.png'),
                  f'all folds ({len(keys)})')
   return results

