@@ -107,6 +107,7 @@ def test_a_label_outside_the_class_names_is_an_error_naming_the_file(tmp_path):
 # ---------------------------------------------------------------------------
 # Oulu-CASIA.
 
+@pytest.mark.slow
 def test_oulu_casia_end_to_end(tmp_path):
   fake = oulu_fake.make_fake_archive(
       tmp_path / 'manual', subjects=('P001', 'P002', 'P003'), num_frames=(3, 7),
@@ -162,6 +163,7 @@ def test_oulu_casia_expression_folders_are_class_names_or_skipped(tmp_path):
                                     'unrecognised expression folder')]
 
 
+@pytest.mark.slow
 def test_cli_builds_default_config_readable_by_name(tmp_path, capsys):
   fake = oulu_fake.make_fake_archive(tmp_path / 'manual', subjects=('P005',),
                                      expressions=('Fear', 'Happiness'), num_frames=5)
@@ -235,6 +237,7 @@ def test_list_videos_ignores_extras(tmp_path):
                                    for n in ('s1_an_1.avi', 's1_an_2.AVI')]
 
 
+@pytest.mark.slow
 def test_enterface_nested_end_to_end(tmp_path):
   fake = enterface_fake.make_fake_archive(
       tmp_path / 'manual', subjects=(3, 6, 11), sentences=(1,), frame_size=(320, 240),

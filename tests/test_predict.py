@@ -204,6 +204,7 @@ def _cli(*args):
                         capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_cli_writes_outputs_and_annotated_video(video, workdir, tmp_path):
   out = tmp_path / 'out'
   proc = _cli(video, f'--checkpoint={workdir}', f'--out={out}', '--stride=3', '--annotate')

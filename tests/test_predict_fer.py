@@ -60,6 +60,7 @@ def test_no_model_means_fer2013_on_every_frame_of_the_face_track(frames):
   assert np.isnan(pred.window_probabilities[~found]).all()
 
 
+@pytest.mark.slow
 def test_cli_without_checkpoint_labels_a_real_face_video(video, tmp_path):
   out = tmp_path / 'out'
   proc = subprocess.run([sys.executable, '-m', 'emojax.predict', video, f'--out={out}',

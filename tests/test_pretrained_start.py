@@ -196,6 +196,7 @@ def test_results_state_the_frame_baseline_beside_the_model(tmp_path):
   assert [r['frame_baseline_accuracy'] for r in rows] == ['0.2500', '0.7500', '0.5000', '0.2500']
 
 
+@pytest.mark.slow
 def test_frame_baseline_trains_its_head_only_through_the_protocol(tmp_path, tfds_dir):
   """launch.py's path: the FER2013 trunk is put in at the fold's start and is still FER2013's in
   the final checkpoint; the head moved."""

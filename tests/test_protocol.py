@@ -43,6 +43,7 @@ def uninterrupted(tmp_path_factory, tfds_dir):
   return workdir, out
 
 
+@pytest.mark.slow
 def test_demo_runs_end_to_end(uninterrupted):
   workdir, out = uninterrupted
   results = _load(workdir)
@@ -81,6 +82,7 @@ def test_demo_runs_end_to_end(uninterrupted):
   assert any(e.startswith('events.out.tfevents') for e in events)
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_result(uninterrupted, tmp_path, tfds_dir):
   reference = _load(uninterrupted[0])
   workdir = str(tmp_path / 'killed')
