@@ -19,6 +19,16 @@ os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0.5')  # no
 os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES', '-1')
 
 
+def set_fields(config, fields):
+  """Sets dotted keys of a config: {'model.width': 4} -> config.model.width = 4."""
+  for key, value in fields.items():
+    target = config
+    *path, last = key.split('.')
+    for p in path:
+      target = target[p]
+    target[last] = value
+
+
 def tiny_config(**overrides):
   """The demo config shrunk so a jit compiles in seconds: depth 10, width 4, 4 frames of 32x32."""
   from configs import demo
@@ -37,12 +47,7 @@ def tiny_config(**overrides):
   config.num_folds = 3
   config.log_every_steps = 2
   config.data_threads = 1
-  for key, value in overrides.items():
-    target = config
-    *path, last = key.split('.')
-    for p in path:
-      target = target[p]
-    target[last] = value
+  set_fields(config, overrides)
   return config
 
 

