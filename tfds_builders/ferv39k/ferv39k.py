@@ -1,4 +1,4 @@
-"""FERV39k (multi-scene facial expressions in videos): face tracks of its face-crop frame folders."""
+"""FERV39k (multi-scene facial expressions in videos): face tracks of its face-crop frames."""
 
 from __future__ import annotations
 
