@@ -38,7 +38,8 @@ def test_config_builds_its_model(name):
 
 
 PROTOCOLS = {'enterface_rfscnn': 'loso', 'rml_rfscnn': 'loso', 'afew_rfscnn': 'official_split',
-             'cheavd_attention_lstm': 'official_split', 'dfew': 'official_folds'}
+             'cheavd_attention_lstm': 'official_split', 'dfew': 'official_folds',
+             'ferv39k': 'official_split', 'mafw': 'official_folds'}
 
 
 PAPER_SIZE = {  # model, input, parameter range (docs/models.md)
