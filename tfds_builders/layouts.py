@@ -1,6 +1,6 @@
 """Reading a dataset's folder tree: sub-folders by name, image sequences, video files.
 
-Shared by the builders of CK+, RML, AFEW, CHEAVD and DFEW. Hidden files, macOS forks (`._x`,
+Shared by the builders of CK+, RML, AFEW, CHEAVD, DFEW, FERV39k and MAFW. Hidden files, macOS forks (`._x`,
 `__MACOSX/`) and Windows' `Thumbs.db` are never part of a dataset.
 """
 
@@ -83,3 +83,8 @@ def roots_with(manual_dir: epath.Path, dl_manager, probe: Callable[[epath.Path],
 
 def posix(rel: str) -> str:
   return rel.replace(os.sep, '/')
+
+
+def fold_name(k: int) -> str:
+  """The TFDS split holding official fold `k`'s test set (DFEW, MAFW: `fold_1` ... `fold_5`)."""
+  return f'fold_{k}'

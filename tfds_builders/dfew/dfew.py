@@ -60,10 +60,6 @@ BUILDER_CONFIGS = [
 ]
 
 
-def fold_name(k: int) -> str:
-  return f'fold_{k}'
-
-
 def find_split_dir(root: epath.Path) -> epath.Path | None:
   """`EmoLabel_DataSplit` (or any folder holding a `test(single-labeled)` folder)."""
   def holds(d):
@@ -133,7 +129,7 @@ def list_folds(split_dir: epath.Path, clip_dirs: dict[str, epath.Path]):
       if clip in fold_of:
         skipped.append(common.Skipped(where, f'duplicate: clip {clip} is in {fold_of[clip]}'))
         continue
-      fold_of[clip] = fold_name(k)
+      fold_of[clip] = layouts.fold_name(k)
       folder = clip_dirs.get(clip)
       frames = layouts.image_files(folder) if folder is not None else []
       if not frames:
@@ -142,7 +138,7 @@ def list_folds(split_dir: epath.Path, clip_dirs: dict[str, epath.Path]):
         continue
       sources.append(common.Source(video_id=clip, label=CLASS_NAMES[label - 1], subject=clip,
                                    path=str(folder), frames=tuple(str(p) for p in frames)))
-    folds[fold_name(k)] = sources
+    folds[layouts.fold_name(k)] = sources
   return folds, skipped, fold_of
 
 
@@ -150,7 +146,7 @@ def check_train_files(split_dir: epath.Path, fold_of: dict[str, str]) -> None:
   """Warns when a fold's train csv is not the union of the other folds' test csvs."""
   for k, path in split_files(split_dir, TRAIN_DIR).items():
     train = {clip for clip, _, _ in read_split_csv(path)[0]}
-    others = {c for c, f in fold_of.items() if f != fold_name(k)}
+    others = {c for c, f in fold_of.items() if f != layouts.fold_name(k)}
     if train != others:
       log.warning('DFEW %s: its train csv lists %d clips, the other folds\' test csvs %d (%d '
                   'differ); folds train on the other folds\' test sets', path, len(train),

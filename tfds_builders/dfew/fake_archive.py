@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 
 import cv2
 
-from tfds_builders import fakes
+from tfds_builders import fakes, layouts
 from tfds_builders.dfew import dfew
 
 # fold -> [(clip number, label 1-7)]
@@ -93,7 +93,7 @@ def make_fake_archive(
 
 def folds_of(folds: Mapping[int, Sequence[tuple[int, int]]] = DEFAULT_FOLDS) -> dict[str, str]:
   """Clip id -> the TFDS split ('fold_k') whose test set it is."""
-  return {f'{clip:05d}': dfew.fold_name(k) for k, rows in folds.items() for clip, _ in rows}
+  return {f'{clip:05d}': layouts.fold_name(k) for k, rows in folds.items() for clip, _ in rows}
 
 
 def _write_frames(folder, num_frames, frame_size, seed) -> list[str]:

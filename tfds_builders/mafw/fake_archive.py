@@ -20,8 +20,7 @@ from collections.abc import Mapping, Sequence
 
 import cv2
 
-from tfds_builders import fakes
-from tfds_builders.mafw import mafw
+from tfds_builders import fakes, layouts
 
 # fold -> [(clip number, class word)]
 DEFAULT_FOLDS = {1: [(25, 'anger'), (99, 'contempt')], 2: [(55, 'disgust'), (120, 'anxiety')],
@@ -99,7 +98,7 @@ def make_fake_archive(
 
 def folds_of(folds: Mapping[int, Sequence[tuple[int, str]]] = DEFAULT_FOLDS) -> dict[str, str]:
   """Clip id -> the TFDS split ('fold_k') whose test list holds it."""
-  return {f'{clip:05d}': mafw.fold_name(k) for k, rows in folds.items() for clip, _ in rows}
+  return {f'{clip:05d}': layouts.fold_name(k) for k, rows in folds.items() for clip, _ in rows}
 
 
 def _write_list(path, rows, extra_lines=()) -> None:

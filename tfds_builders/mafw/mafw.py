@@ -11,7 +11,6 @@ import tensorflow_datasets as tfds
 from etils import epath
 
 from tfds_builders import archives, common, emotions, layouts
-from tfds_builders.dfew.dfew import fold_name
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +135,7 @@ def list_folds(split_dir: epath.Path, clips: dict[str, epath.Path], source: str 
       if clip in fold_of:
         skipped.append(common.Skipped(where, f'duplicate: clip {clip} is in {fold_of[clip]}'))
         continue
-      fold_of[clip] = fold_name(k)
+      fold_of[clip] = layouts.fold_name(k)
       found = clips.get(clip)
       frames = layouts.image_files(found) if found is not None and source != 'clips' else []
       if found is None or (source != 'clips' and not frames):
@@ -146,7 +145,7 @@ def list_folds(split_dir: epath.Path, clips: dict[str, epath.Path], source: str 
         continue
       sources.append(common.Source(video_id=clip, label=label, subject=clip, path=str(found),
                                    frames=tuple(str(p) for p in frames)))
-    folds[fold_name(k)] = sources
+    folds[layouts.fold_name(k)] = sources
   return folds, skipped, fold_of
 
 
@@ -154,7 +153,7 @@ def check_train_files(split_dir: epath.Path, fold_of: dict[str, str]) -> None:
   """Warns when a fold's `train.txt` is not the union of the other folds' `test.txt`."""
   for k, path in split_files(split_dir, 'train.txt').items():
     train = {clip for clip, _, _ in read_split_file(path)[0]}
-    others = {c for c, f in fold_of.items() if f != fold_name(k)}
+    others = {c for c, f in fold_of.items() if f != layouts.fold_name(k)}
     if train != others:
       log.warning("MAFW %s: its train list has %d clips, the other folds' test lists %d (%d "
                   "differ); folds train on the other folds' test sets", path, len(train),
