@@ -36,7 +36,11 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.width = 64
   config.model.use_convlstm = True
   config.model.use_transformer = True
-  config.model.num_layers = 2
+  # The paper's Transformer: one encoder layer, a linear projection before the attention; its
+  # ConvLSTM has peepholes. Two pre-LayerNorm layers without peepholes: configs/demo.py.
+  config.model.num_layers = 1
+  config.model.attention_norm = 'projection'  # | 'layernorm'
+  config.model.convlstm_peephole = True
   config.model.num_heads = 8
   config.model.dropout_rate = 0.0
   config.model.frame_difference = False
