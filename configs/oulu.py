@@ -5,8 +5,8 @@
 3D-ResNet34 + ConvLSTM + Transformer on 16-frame clips (fixed-interval sampling) of 112x112
 MTCNN-cropped faces (stored at 128 for random cropping), Adam lr 1e-3, batch 4, 100 epochs,
 10-fold subject-independent cross-validation; each fold's accuracy is its final-epoch test accuracy.
-As the paper writes them (configs/default.py): one Transformer encoder layer with a linear projection
-before the attention, and a ConvLSTM with peepholes. The demo's variant, two pre-LayerNorm layers
+As the paper writes them (configs/default.py): one Transformer encoder layer with a linear
+projection before the attention, and a ConvLSTM with peepholes. The demo's variant, two pre-LayerNorm layers
 without peepholes: `--config.model.num_layers=2 --config.model.attention_norm=layernorm
 --config.model.convlstm_peephole=False`.
 Paper: 88.37% (all three modules). The ablation rows are one override each:

@@ -29,8 +29,12 @@ def _clips(seed, batch=2):
   return jax.random.uniform(_key(seed), (batch, 4, 24, 24, 6), minval=-1.0, maxval=1.0)
 
 
-def _logits(model, variables, x):
-  return np.asarray(model.apply(variables, x, train=False))
+def _applier(model, variables, method='__call__'):
+  """`x -> model.apply(variables, x, method=method)` in evaluation mode, compiled once per shape
+  (op-by-op, the recurrent scans are slow)."""
+  kwargs = {} if method == 'fuse_streams' else {'train': False}
+  fn = jax.jit(lambda x: model.apply(variables, x, method=getattr(model, method), **kwargs))
+  return lambda x: np.asarray(fn(x))
 
 
 def test_paper_config_has_the_papers_sizes():
@@ -56,11 +60,12 @@ def test_a_stream_reads_only_its_channels(streams, reads_rgb, reads_flow):
   model = two_stream.RFSCNN(CLASSES, streams=streams, **TINY)
   x = _clips(0)
   variables = jax.jit(lambda x: model.init(_key(1), x, train=False))(x)
-  logits = _logits(model, variables, x)
+  logits_of = _applier(model, variables)
+  logits = logits_of(x)
   other_rgb = x.at[..., :3].set(_clips(2)[..., :3])
   other_flow = x.at[..., 3:].set(_clips(3)[..., 3:])
-  assert (not np.allclose(_logits(model, variables, other_rgb), logits)) == reads_rgb
-  assert (not np.allclose(_logits(model, variables, other_flow), logits)) == reads_flow
+  assert (not np.allclose(logits_of(other_rgb), logits)) == reads_rgb
+  assert (not np.allclose(logits_of(other_flow), logits)) == reads_flow
   assert set(variables['params']) == set(two_stream.stream_names(streams)) | {'fused_norm', 'head'}
 
 
@@ -68,8 +73,8 @@ def test_a_spatial_only_model_takes_rgb_clips_alone():
   model = two_stream.RFSCNN(CLASSES, streams='spatial', **TINY)
   x = _clips(0)
   variables = jax.jit(lambda x: model.init(_key(1), x, train=False))(x)
-  np.testing.assert_allclose(_logits(model, variables, x[..., :3]), _logits(model, variables, x),
-                             rtol=1e-6)
+  logits_of = _applier(model, variables)
+  np.testing.assert_allclose(logits_of(x[..., :3]), logits_of(x), rtol=1e-6)
   with pytest.raises(ValueError, match="streams='temporal' takes 6-channel"):
     two_stream.RFSCNN(CLASSES, streams='temporal', **TINY).init(_key(0), x[..., :3], train=False)
   with pytest.raises(ValueError, match="config.model.streams='audio'"):
@@ -82,15 +87,16 @@ def test_segments_are_averaged_before_the_fusion():
   model = two_stream.RFSCNN(CLASSES, **TINY)
   segments = _clips(0, batch=3)
   variables = jax.jit(lambda x: model.init(_key(1), x, train=False))(segments)
-  apply = lambda x, method: np.asarray(model.apply(variables, x, method=method))  # noqa: E731
-  streams = apply(segments, 'stream_features')
+  run = {m: _applier(model, variables, m) for m in ('__call__', 'features', 'stream_features',
+                                                     'fuse_streams', 'classify_streams')}
+  streams = run['stream_features'](segments)
   assert streams.shape == (3, 16)
-  np.testing.assert_allclose(apply(streams, 'fuse_streams'), apply(segments, 'features'),
-                             rtol=1e-5, atol=1e-6)
-  np.testing.assert_allclose(apply(streams, 'classify_streams'), _logits(model, variables, segments),
+  np.testing.assert_allclose(run['fuse_streams'](streams), run['features'](segments), rtol=1e-5,
+                             atol=1e-6)
+  np.testing.assert_allclose(run['classify_streams'](streams), run['__call__'](segments),
                              rtol=1e-5, atol=1e-6)
   video = streams.mean(axis=0, keepdims=True)
-  np.testing.assert_allclose(apply(video, 'fuse_streams'), video[:, :8] * video[:, 8:], rtol=1e-6)
+  np.testing.assert_allclose(run['fuse_streams'](video), video[:, :8] * video[:, 8:], rtol=1e-6)
 
 
 def _config(make_config, **model):
