@@ -100,7 +100,7 @@ def test_segments_are_averaged_before_the_fusion():
 
 
 def _config(make_config, **model):
-  config = make_config()
+  config = make_config(weight_decay=1e-2)  # moves parameters without a gradient unless frozen
   with config.unlocked():
     config.model = ml_collections.ConfigDict({
         'name': 'rfscnn', 'streams': 'both', 'fusion': 'product', 'normalize_fused': True,
