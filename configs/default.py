@@ -36,11 +36,11 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.width = 64
   config.model.use_convlstm = True
   config.model.use_transformer = True
-  # The paper's Transformer: one encoder layer, a linear projection before the attention; its
-  # ConvLSTM has peepholes. Two pre-LayerNorm layers without peepholes: configs/demo.py.
-  config.model.num_layers = 1
-  config.model.attention_norm = 'projection'  # | 'layernorm'
-  config.model.convlstm_peephole = True
+  # Two pre-LayerNorm Transformer layers, a ConvLSTM without peepholes; configs/oulu.py has the
+  # paper's (one layer, a linear projection before the attention, peepholes).
+  config.model.num_layers = 2
+  config.model.attention_norm = 'layernorm'  # | 'projection'
+  config.model.convlstm_peephole = False
   config.model.num_heads = 8
   config.model.dropout_rate = 0.0
   config.model.frame_difference = False

@@ -18,9 +18,6 @@ def get_config():
   config.model.width = 8
   config.model.frame_difference = True
   config.model.num_heads = 4
-  config.model.num_layers = 2  # two pre-LayerNorm encoder layers and no peepholes, not the paper's
-  config.model.attention_norm = 'layernorm'
-  config.model.convlstm_peephole = False
   config.batch_size = 8
   config.eval_batch_size = 32
   config.num_epochs = 8
