@@ -9,7 +9,10 @@ and Feature Fusion", JIPS 2021): 88.67% on eNTERFACE'05 (70.32% RML, 63.84% AFEW
 multiplication fusion and an SVM on the fused features. Each fold reports the softmax accuracy and,
 under `svm`, the SVM's. The model takes RGB ++ optical-flow images (6 channels; emojax/data/flow.py)
 at the paper's sizes: 227x227 face crops, stream CNNs with 8 and 16 filters, 64-unit stream
-features (emojax/models/two_stream.py; docs/models.md says which details are ours).
+features (emojax/models/two_stream.py; docs/models.md says which details are ours). Segments, as
+the paper: training draws a random 16-frame segment of each stored video every epoch; evaluation
+takes 4 evenly spaced segments per video, and the SVM's video feature is their stream features
+averaged, then fused (`emojax.train.svm`); the softmax accuracy averages their logits.
 
 Trained as the paper, streams first: each stream with its own softmax head (`config.pretrain`,
 stage 1), then the fusion and head on the frozen streams (`config.model.freeze_streams`, stage 2,
@@ -30,6 +33,7 @@ def get_config(streams: str = 'both'):
   config = enterface.get_config()
   config.dataset.config = 'flow'  # whole face tracks + their Farneback flow, computed once
   config.sampling.method = 'random_segment'  # a random 16-frame segment per video per epoch
+  config.eval.num_clips = 4  # evenly spaced segments; the SVM fuses their mean stream features
   config.image_size = 227  # the paper's face crops
 
   config.model = ml_collections.ConfigDict()

@@ -203,9 +203,9 @@ def test_unknown_attention_norm_names_the_setting():
 
 
 @pytest.mark.parametrize('name', ['oulu', 'enterface', 'ckplus', 'dfew', 'demo'])
-def test_configs_select_the_papers_transformer_and_convlstm(name):
-  """The main network's paper configs build one projection-first encoder layer and a peephole
-  ConvLSTM; the demo keeps two pre-LayerNorm layers without peepholes."""
+def test_oulu_config_selects_the_papers_transformer_and_convlstm(name):
+  """configs/oulu.py (the main paper's) builds one projection-first encoder layer and a peephole
+  ConvLSTM; the other configs keep two pre-LayerNorm layers without peepholes."""
   config = importlib.import_module(f'configs.{name}').get_config()
   config.model.depth, config.model.width = 10, 4
   model = models.create_model(config, num_classes=6)
@@ -215,7 +215,7 @@ def test_configs_select_the_papers_transformer_and_convlstm(name):
   blocks = sorted({p.split('/')[1] for p in paths if p.startswith('transformer/block_')})
   layer_norms = [p for p in paths if p.startswith('transformer/') and 'LayerNorm' in p]
   peepholes = [p for p in paths if p.startswith('convlstm/cell/w_c')]
-  if name == 'demo':
+  if name != 'oulu':
     assert blocks == ['block_0', 'block_1'] and layer_norms and not peepholes
   else:
     assert blocks == ['block_0'] and not layer_norms and len(peepholes) == 3

@@ -8,7 +8,7 @@ import pytest
 
 from emojax import models
 from emojax.models import two_stream
-from emojax.train import finetune, state as state_lib, steps
+from emojax.train import finetune, state as state_lib, steps, svm
 
 from configs import enterface_rfscnn
 
@@ -97,6 +97,24 @@ def test_segments_are_averaged_before_the_fusion():
                              rtol=1e-5, atol=1e-6)
   video = streams.mean(axis=0, keepdims=True)
   np.testing.assert_allclose(run['fuse_streams'](video), video[:, :8] * video[:, 8:], rtol=1e-6)
+
+
+def test_svm_video_feature_fuses_the_mean_of_its_segments_stream_features():
+  """The paper's per-video feature: segments' stream features averaged, then fused (a product of
+  means, not a mean of products)."""
+  model = two_stream.RFSCNN(CLASSES, **TINY)
+  clips = np.asarray(jax.random.randint(_key(2), (4, 4, 24, 24, 6), 0, 256), np.uint8)
+  variables = jax.jit(lambda x: model.init(_key(1), x, train=False))(
+      models.normalize_clip(clips))
+  batch = {'clip': clips, 'label': np.array([3, 3, 3, 1]), 'video': np.array([0, 0, 0, 1])}
+  feats, labels = svm.extract_features(variables, model, [batch], steps.make_mesh(),
+                                       num_videos=2)
+  streams = _applier(model, variables, 'stream_features')(models.normalize_clip(clips))
+  means = np.stack([streams[:3].mean(0), streams[3]])
+  np.testing.assert_allclose(feats, means[:, :8] * means[:, 8:], rtol=1e-5, atol=1e-7)
+  assert labels.tolist() == [3, 1]
+  fused = _applier(model, variables, 'features')(models.normalize_clip(clips))
+  assert not np.allclose(feats[0], fused[:3].mean(0), rtol=1e-3)
 
 
 def _config(make_config, **model):
