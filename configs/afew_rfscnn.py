@@ -8,12 +8,14 @@ test labels are not public. The protocol here is the official split: `train` (Tr
 clips) trains, `validation` (Val_AFEW, 383) is the test set and never selects an epoch; the fold's
 number is its final-epoch Val accuracy. Early stopping would hold out training clips:
 `--config.validation_fraction=0.1 --config.early_stopping_patience=5`.
+Training (streams first, then fusion), sizes and Table 1's one-stream rows
+(`--config=configs/afew_rfscnn.py:spatial` or `:temporal`) as configs/enterface_rfscnn.py.
 """
 from configs import enterface_rfscnn
 
 
-def get_config():
-  config = enterface_rfscnn.get_config()
+def get_config(streams: str = 'both'):
+  config = enterface_rfscnn.get_config(streams)
   config.dataset.name = 'afew'
   config.dataset.config = 'flow'  # whole face tracks + their Farneback flow, computed once
   config.protocol = 'official_split'

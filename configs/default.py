@@ -36,7 +36,11 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.width = 64
   config.model.use_convlstm = True
   config.model.use_transformer = True
+  # Two pre-LayerNorm Transformer layers, a ConvLSTM without peepholes; configs/oulu.py has the
+  # paper's (one layer, a linear projection before the attention, peepholes).
   config.model.num_layers = 2
+  config.model.attention_norm = 'layernorm'  # | 'projection'
+  config.model.convlstm_peephole = False
   config.model.num_heads = 8
   config.model.dropout_rate = 0.0
   config.model.frame_difference = False

@@ -15,6 +15,8 @@ def get_config():
   config.model.transformer_dim = 64
   config.model.num_heads = 4
   config.model.num_layers = 1
+  config.model.attention_norm = 'layernorm'  # and no peepholes: not oulu.py's paper layer
+  config.model.convlstm_peephole = False
   config.image_size = 64
   config.augment.random_crop = False
   config.num_epochs = 4

@@ -3,7 +3,9 @@
     python launch.py --config=configs/demo_rfscnn.py --workdir=/tmp/emojax_demo_rfscnn
 
 Holds out a quarter of the synthetic subjects (fold 0 of 4) and prints the softmax and SVM
-accuracies. Clips carry RGB ++ Farneback flow images (6 channels). The paper's setting is
+accuracies. Clips carry RGB ++ Farneback flow images (6 channels). Trained end to end, with
+three-layer stream CNNs and no fully connected layer; the paper-shaped demo (two-stage training,
+8-16 filter CNNs, 64-unit stream features) is configs/demo_rfscnn_paper.py, the paper's setting
 configs/enterface_rfscnn.py (88.67% on eNTERFACE'05).
 """
 import ml_collections
@@ -21,8 +23,11 @@ def get_config():
   config.model.srl_features = 16
   config.model.srl_merge = 'concat'
   config.model.temporal_features = 16
+  config.model.fc_features = 0  # the averaged BiLSTM output is the stream feature
+  config.model.streams = 'both'
   config.model.fusion = 'product'
   config.model.normalize_fused = True  # BatchNorm before the softmax head (not the SVM's features)
+  config.model.freeze_streams = False  # end to end, no stream pre-training
   config.model.dropout_rate = 0.2
   config.model.dtype = 'float32'
 

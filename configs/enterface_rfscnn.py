@@ -1,4 +1,5 @@
-"""RFSCNN (two-stream spatio-temporal recursive network + SVM) on eNTERFACE'05, leave one subject out.
+"""RFSCNN (two-stream spatio-temporal recursive network + SVM) on eNTERFACE'05, leave one subject
+out.
 
     python launch.py --config=configs/enterface_rfscnn.py --workdir=/tmp/enterface_rfscnn \
         --config.dataset.manual_dir=/path/to/enterface05
@@ -6,28 +7,53 @@
 Paper (Zhou, "Video Expression Recognition Method Based on Spatiotemporal Recurrent Neural Network
 and Feature Fusion", JIPS 2021): 88.67% on eNTERFACE'05 (70.32% RML, 63.84% AFEW 6.0) with
 multiplication fusion and an SVM on the fused features. Each fold reports the softmax accuracy and,
-under `svm`, the SVM's. The model takes RGB ++ optical-flow images (6 channels; emojax/data/flow.py).
+under `svm`, the SVM's. The model takes RGB ++ optical-flow images (6 channels; emojax/data/flow.py)
+at the paper's sizes: 227x227 face crops, stream CNNs with 8 and 16 filters, 64-unit stream
+features (emojax/models/two_stream.py; docs/models.md says which details are ours). Segments, as
+the paper: training draws a random 16-frame segment of each stored video every epoch; evaluation
+takes 4 evenly spaced segments per video, and the SVM's video feature is their stream features
+averaged, then fused (`emojax.train.svm`); the softmax accuracy averages their logits.
+
+Trained as the paper, streams first: each stream with its own softmax head (`config.pretrain`,
+stage 1), then the fusion and head on the frozen streams (`config.model.freeze_streams`, stage 2,
+`num_epochs` / `learning_rate`). End to end instead:
+`--config.pretrain.enabled=False --config.model.freeze_streams=False`.
+
+Table 1's one-stream rows (the stream alone, trained as stage 1 trains it; RML and AFEW alike):
+
+    python launch.py --config=configs/enterface_rfscnn.py:spatial --workdir=... (flags as above)
+    python launch.py --config=configs/enterface_rfscnn.py:temporal --workdir=...
 """
 import ml_collections
 
 from configs import enterface
 
 
-def get_config():
+def get_config(streams: str = 'both'):
   config = enterface.get_config()
   config.dataset.config = 'flow'  # whole face tracks + their Farneback flow, computed once
   config.sampling.method = 'random_segment'  # a random 16-frame segment per video per epoch
+  config.eval.num_clips = 4  # evenly spaced segments; the SVM fuses their mean stream features
+  config.image_size = 227  # the paper's face crops
 
   config.model = ml_collections.ConfigDict()
   config.model.name = 'rfscnn'
-  config.model.cnn_features = (64, 128, 256, 512)
-  config.model.srl_features = 256
+  config.model.cnn_features = (8, 16)  # the paper's
+  config.model.srl_features = 64
   config.model.srl_merge = 'concat'  # | 'sum'
-  config.model.temporal_features = 256
+  config.model.temporal_features = 64
+  config.model.fc_features = 64  # the paper's: each stream's feature, multiplied in the fusion
+  config.model.streams = 'both'  # | 'spatial' | 'temporal' (get_config's argument)
   config.model.fusion = 'product'  # | 'concat' | 'sum'
   config.model.normalize_fused = True  # BatchNorm before the softmax head (not the SVM's features)
+  config.model.freeze_streams = True  # stage 2 trains the fusion and head only
   config.model.dropout_rate = 0.5
   config.model.dtype = 'float32'
+
+  config.pretrain = ml_collections.ConfigDict()  # stage 1: each stream with its own softmax head
+  config.pretrain.enabled = True
+  config.pretrain.num_epochs = 50
+  config.pretrain.learning_rate = 1e-4
 
   config.flow = ml_collections.ConfigDict()
   config.flow.method = 'farneback'  # | 'dis' | 'tvl1' (needs opencv-contrib)
@@ -38,7 +64,18 @@ def get_config():
   config.svm.C = 1.0
 
   config.batch_size = 8
-  config.num_epochs = 50
-  config.learning_rate = 1e-4
+  config.num_epochs = 10  # stage 2
+  config.learning_rate = 1e-3
   config.protocol = 'loso'
+  return one_stream(config, streams) if streams != 'both' else config
+
+
+def one_stream(config, stream: str):
+  """`config` as Table 1's row of `stream` ('spatial' or 'temporal') alone: the one-stream model,
+  trained as stage 1 trains that stream."""
+  config.model.streams = stream
+  config.model.freeze_streams = False
+  config.num_epochs = config.pretrain.num_epochs
+  config.learning_rate = config.pretrain.learning_rate
+  config.pretrain.enabled = False
   return config

@@ -5,6 +5,10 @@
 3D-ResNet34 + ConvLSTM + Transformer on 16-frame clips (fixed-interval sampling) of 112x112
 MTCNN-cropped faces (stored at 128 for random cropping), Adam lr 1e-3, batch 4, 100 epochs,
 10-fold subject-independent cross-validation; each fold's accuracy is its final-epoch test accuracy.
+The Transformer and ConvLSTM as the paper writes them: one encoder layer with a linear projection
+before the attention, and peepholes. The other configs' variant (two pre-LayerNorm layers, no
+peepholes): `--config.model.num_layers=2 --config.model.attention_norm=layernorm
+--config.model.convlstm_peephole=False`.
 Paper: 88.37% (all three modules). The ablation rows are one override each:
 
     --config.model.use_convlstm=False --config.model.use_transformer=False   # 3D-ResNet34: 84.05%
@@ -21,4 +25,7 @@ def get_config():
   config = default.get_config()
   config.dataset.name = 'oulu_casia'
   config.dataset.config = 'vl_strong'
+  config.model.num_layers = 1
+  config.model.attention_norm = 'projection'
+  config.model.convlstm_peephole = True
   return config

@@ -46,7 +46,7 @@ PAPER_SIZE = {  # model, input, parameter range (docs/models.md)
     'p3d': (p3d.P3DNet(6), (1, 16, 112, 112, 3), (28e6, 31e6)),
     'c3d': (p3d.C3D(6), (1, 16, 112, 112, 3), (77e6, 79e6)),
     'attention_lstm': (attention_lstm.AttentionLSTMNet(8), (1, 16, 100, 100, 3), (20e6, 22e6)),
-    'rfscnn': (two_stream.RFSCNN(6), (1, 16, 112, 112, 6), (7e6, 8e6)),
+    'rfscnn': (two_stream.RFSCNN(6), (1, 16, 227, 227, 6), (0.2e6, 0.25e6)),
 }
 
 

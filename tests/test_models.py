@@ -1,3 +1,4 @@
+import importlib
 
 import flax.linen as nn
 import jax
@@ -10,6 +11,7 @@ from emojax.models.convlstm import ConvLSTM, ConvLSTMCell, zero_carry
 from emojax.models.emotion_net import EmotionNet
 from emojax.models.resnet3d import ResNet3D18, ResNet3D34, conv3d_matmul, resnet3d
 from emojax.models.transformer import TransformerEncoder, sinusoidal_encoding
+from emojax.train.state import param_path
 
 
 def _init_apply(module, x, train=False, **kw):
@@ -142,6 +144,82 @@ def test_learned_positions_reject_long_clips():
   enc = TransformerEncoder(dim=8, num_layers=1, num_heads=2, positional='learned', max_len=5)
   with pytest.raises(ValueError, match='config.model.max_len=5'):
     enc.init(jax.random.key(0), jnp.zeros((1, 8, 8)), train=False)
+
+
+def _attention_reference(p, z):
+  """flax's multi-head dot-product self-attention of `z` [B, L, D] in numpy."""
+  q, k, v = (np.einsum('bld,dhe->blhe', z, p[n]['kernel']) + p[n]['bias']
+             for n in ('query', 'key', 'value'))
+  logits = np.einsum('bqhe,bkhe->bhqk', q, k) / np.sqrt(q.shape[-1])
+  weights = np.exp(logits - logits.max(-1, keepdims=True))
+  weights /= weights.sum(-1, keepdims=True)
+  heads = np.einsum('bhqk,bkhe->bqhe', weights, v)
+  return np.einsum('bqhe,hed->bqd', heads, p['out']['kernel']) + p['out']['bias']
+
+
+def _layer_norm(x, p, eps=1e-6):
+  return (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + eps) * p['scale'] + (
+      p['bias'])
+
+
+@pytest.mark.parametrize('attention_norm', ['projection', 'layernorm'])
+def test_transformer_layer_matches_its_equations(attention_norm):
+  """One encoder layer over t = [cls; W_e f + b_e] + PE. The paper's ('projection'):
+  a = t + MHSA(W_p t + b_p), o = a + FFN(a); pre-LayerNorm: a = t + MHSA(LN(t)),
+  o = a + FFN(LN(a)); FFN(y) = W_2 LeakyReLU(W_1 y + b_1) + b_2; out = BatchNorm(o_cls)."""
+  enc = TransformerEncoder(dim=8, num_layers=1, num_heads=2, attention_norm=attention_norm)
+  x = np.random.default_rng(0).normal(size=(2, 5, 6)).astype(np.float32)
+  variables = enc.init(jax.random.key(0), x, train=False)
+  leaves, treedef = jax.tree.flatten(variables['params'])  # zero biases would hide terms
+  params = jax.tree.unflatten(treedef, [v + 0.2 * np.random.default_rng(i).normal(size=v.shape)
+                                        for i, v in enumerate(leaves)])
+  out = enc.apply({'params': params, 'batch_stats': variables['batch_stats']}, x, train=False)
+  p = jax.tree.map(lambda v: np.asarray(v, np.float64), params)
+  block = p['block_0']
+  norms = {'projection': {'projection'}, 'layernorm': {'LayerNorm_0', 'LayerNorm_1'}}
+  assert set(block) == {'MultiHeadDotProductAttention_0', 'FeedForward_0'} | norms[attention_norm]
+  tokens = x @ p['embed']['kernel'] + p['embed']['bias']
+  cls = np.broadcast_to(p['cls'], (2, 1, 8))
+  t = np.concatenate([cls, tokens], axis=1) + sinusoidal_encoding(6, 8)
+  if attention_norm == 'projection':
+    a = t + _attention_reference(block['MultiHeadDotProductAttention_0'],
+                                 t @ block['projection']['kernel'] + block['projection']['bias'])
+    y = a
+  else:
+    a = t + _attention_reference(block['MultiHeadDotProductAttention_0'],
+                                 _layer_norm(t, block['LayerNorm_0']))
+    y = _layer_norm(a, block['LayerNorm_1'])
+  ffn = block['FeedForward_0']
+  h = y @ ffn['Dense_0']['kernel'] + ffn['Dense_0']['bias']
+  o = a + np.where(h > 0, h, 0.01 * h) @ ffn['Dense_1']['kernel'] + ffn['Dense_1']['bias']
+  want = o[:, 0] / np.sqrt(1 + 1e-5) * p['cls_norm']['scale'] + p['cls_norm']['bias']
+  np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-5)
+
+
+def test_unknown_attention_norm_names_the_setting():
+  enc = TransformerEncoder(dim=8, num_layers=1, num_heads=2, attention_norm='rmsnorm')
+  with pytest.raises(ValueError, match="config.model.attention_norm='rmsnorm'"):
+    enc.init(jax.random.key(0), jnp.zeros((1, 3, 8)), train=False)
+
+
+@pytest.mark.parametrize('name', ['oulu', 'enterface', 'ckplus', 'dfew', 'demo'])
+def test_oulu_config_selects_the_papers_transformer_and_convlstm(name):
+  """configs/oulu.py (the main paper's) builds one projection-first encoder layer and a peephole
+  ConvLSTM; the other configs keep two pre-LayerNorm layers without peepholes."""
+  config = importlib.import_module(f'configs.{name}').get_config()
+  config.model.depth, config.model.width = 10, 4
+  model = models.create_model(config, num_classes=6)
+  shapes = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, 4, 32, 32, 3)),
+                                             train=False))
+  paths = [param_path(p) for p, _ in jax.tree_util.tree_leaves_with_path(shapes['params'])]
+  blocks = sorted({p.split('/')[1] for p in paths if p.startswith('transformer/block_')})
+  layer_norms = [p for p in paths if p.startswith('transformer/') and 'LayerNorm' in p]
+  peepholes = [p for p in paths if p.startswith('convlstm/cell/w_c')]
+  if name != 'oulu':
+    assert blocks == ['block_0', 'block_1'] and layer_norms and not peepholes
+  else:
+    assert blocks == ['block_0'] and not layer_norms and len(peepholes) == 3
+    assert 'transformer/block_0/projection/kernel' in paths
 
 
 ABLATION = [(False, False), (True, False), (False, True), (True, True)]

@@ -23,7 +23,7 @@ TINY = {
                                         cnn_features=(4, 4, 4, 4, 4), fc_features=(8,),
                                         lstm_features=8),
     'rfscnn': functools.partial(two_stream.RFSCNN, cnn_features=(4, 4), srl_features=4,
-                                temporal_features=4),
+                                temporal_features=4, fc_features=8),
 }
 
 
@@ -330,7 +330,8 @@ def test_fusion_modes():
 
 
 def test_rfscnn_needs_flow_channels():
-  with pytest.raises(ValueError, match="config.model.name='rfscnn' takes 6-channel"):
+  with pytest.raises(ValueError, match="config.model.name='rfscnn' with config.model.streams='both' "
+                                       'takes 6-channel'):
     TINY['rfscnn'](num_classes=CLASSES).init(_key(0), jnp.zeros(_shape('p3d')),
                                             train=False)
 

@@ -8,6 +8,11 @@
 `use_convlstm` / `use_transformer` give the four rows of the paper's ablation; with both off the
 backbone's globally averaged features are classified directly.
 
+The paper's Transformer is one encoder layer with a linear projection before the attention
+(`num_layers=1`, `attention_norm='projection'`, `emojax.models.transformer`) and its ConvLSTM has
+peepholes (`convlstm_peephole=True`); configs/default.py selects both. The class defaults (two
+pre-LayerNorm layers, no peepholes) are the demo's variant.
+
 `frame_difference=True` appends each frame's difference from the clip's first (neutral) frame as
 three more input channels, as TSN's RGB-difference input does: it removes the subject's static
 appearance, so a small network trained briefly (the CPU demo) sees the expression's dynamics
@@ -47,6 +52,7 @@ class EmotionNet(nn.Module):
   convlstm_peephole: bool = False
   transformer_dim: int | None = None  # default: the backbone's output channels
   num_layers: int = 2
+  attention_norm: str = 'layernorm'  # | 'projection' (the paper's)
   num_heads: int = 8
   mlp_ratio: float = 2.0
   positional: str = 'sinusoidal'
@@ -95,8 +101,8 @@ class EmotionNet(nn.Module):
       tokens = features.mean(axis=(2, 3))
       fused.append(TransformerEncoder(
           self.transformer_dim or channels, self.num_layers, self.num_heads, self.mlp_ratio,
-          self.dropout_rate, self.positional, self.max_len, self.dtype, name='transformer')(
-              tokens, train))
+          self.dropout_rate, self.positional, self.max_len, self.dtype,
+          attention_norm=self.attention_norm, name='transformer')(tokens, train))
     if not fused:
       fused.append(features.mean(axis=(1, 2, 3)))
     x = jnp.concatenate([f.astype(jnp.float32) for f in fused], axis=-1)

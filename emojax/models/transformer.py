@@ -2,8 +2,19 @@
 
 The main paper's eqs. 7-9: a learnable CLS token is prepended to the frame tokens, positional
 encodings are added, and each encoder layer applies multi-head self-attention and a feed-forward
-network of two dense layers with a LeakyReLU between them, each with a residual connection (pre-layer
-normalisation). The CLS output, which attends over every frame, is batch-normalised and returned.
+network of two dense layers with a LeakyReLU between them, each with a residual connection. The CLS
+output, which attends over every frame, is batch-normalised and returned.
+
+What comes before the attention is `attention_norm`:
+
+  * 'projection' (the paper: one layer, `num_layers=1`): a linear projection, and nothing before
+    the feed-forward network:  a = z + MHSA(W_p z + b_p),  out = a + FFN(a).
+  * 'layernorm' (pre-layer normalisation, as ViT; the demo's two layers): a LayerNorm before the
+    attention and another before the feed-forward network:  a = z + MHSA(LN(z)),
+    out = a + FFN(LN(a)).
+
+The projection composes with the attention's own query, key and value projections, so it adds no
+expressive power; it changes the parameterisation, as the paper writes it.
 """
 from __future__ import annotations
 
@@ -39,16 +50,27 @@ class FeedForward(nn.Module):
     return nn.Dense(x.shape[-1], dtype=self.dtype)(y)
 
 
-def residual_self_attention(x, num_heads: int, dropout_rate: float, dtype, train: bool):
-  """`x + MHSA(LN(x))` over the sequence axis of `[B, T, D]` tokens.
+ATTENTION_NORMS = ('layernorm', 'projection')
 
-  Called inside a compact method, so its LayerNorm and attention are the caller's submodules (the
-  encoder block's parameter names, and with them its initialisation, stay those of one flat block).
+
+def residual_self_attention(x, num_heads: int, dropout_rate: float, dtype, train: bool,
+                            norm: str = 'layernorm'):
+  """`x + MHSA(LN(x))` (or `x + MHSA(W_p x + b_p)` with `norm='projection'`) over the sequence axis
+  of `[B, T, D]` tokens.
+
+  Called inside a compact method, so its LayerNorm (or projection) and attention are the caller's
+  submodules (the encoder block's parameter names, and with them its initialisation, stay those of
+  one flat block).
   """
   if x.shape[-1] % num_heads:
     raise ValueError(f'config.model.num_heads={num_heads} must divide the attention width '
                      f'{x.shape[-1]}')
-  y = nn.LayerNorm(dtype=dtype)(x)
+  if norm == 'layernorm':
+    y = nn.LayerNorm(dtype=dtype)(x)
+  elif norm == 'projection':
+    y = nn.Dense(x.shape[-1], dtype=dtype, name='projection')(x)
+  else:
+    raise ValueError(f'config.model.attention_norm={norm!r}: expected one of {ATTENTION_NORMS}')
   y = nn.MultiHeadDotProductAttention(num_heads=num_heads, dtype=dtype, dropout_rate=dropout_rate,
                                       deterministic=not train)(y, y)
   return x + nn.Dropout(dropout_rate, deterministic=not train)(y)
@@ -66,17 +88,23 @@ class ResidualSelfAttention(nn.Module):
 
 
 class EncoderBlock(nn.Module):
-  """x + MHSA(LN(x)), then x + FFN(LN(x))."""
+  """x + MHSA(LN(x)), then x + FFN(LN(x)); or x + MHSA(W_p x + b_p), then x + FFN(x)
+  (`attention_norm='projection'`)."""
   num_heads: int
   mlp_dim: int
   dropout_rate: float = 0.0
   dtype: Any = jnp.float32
+  attention_norm: str = 'layernorm'
 
   @nn.compact
   def __call__(self, x, train: bool = True):
-    x = residual_self_attention(x, self.num_heads, self.dropout_rate, self.dtype, train)
-    y = FeedForward(self.mlp_dim, self.dropout_rate, self.dtype)(nn.LayerNorm(dtype=self.dtype)(x),
-                                                                  train)
+    x = residual_self_attention(x, self.num_heads, self.dropout_rate, self.dtype, train,
+                                self.attention_norm)
+    if self.attention_norm == 'projection':
+      y = FeedForward(self.mlp_dim, self.dropout_rate, self.dtype)(x, train)
+    else:
+      y = FeedForward(self.mlp_dim, self.dropout_rate, self.dtype)(
+          nn.LayerNorm(dtype=self.dtype)(x), train)
     return x + nn.Dropout(self.dropout_rate, deterministic=not train)(y)
 
 
@@ -94,6 +122,7 @@ class TransformerEncoder(nn.Module):
   positional: str = 'sinusoidal'
   max_len: int = 65
   dtype: Any = jnp.float32
+  attention_norm: str = 'layernorm'  # | 'projection' (the paper; see the module docstring)
 
   @nn.compact
   def __call__(self, tokens, train: bool = True):
@@ -115,5 +144,5 @@ class TransformerEncoder(nn.Module):
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     for i in range(self.num_layers):
       x = EncoderBlock(self.num_heads, int(self.dim * self.mlp_ratio), self.dropout_rate,
-                       self.dtype, name=f'block_{i}')(x, train)
+                       self.dtype, self.attention_norm, name=f'block_{i}')(x, train)
     return BatchNorm(use_running_average=not train, dtype=self.dtype, name='cls_norm')(x[:, 0])

@@ -12,17 +12,40 @@ Fusion": eNTERFACE'05 88.67%, RML 70.32%, AFEW 6.0 63.84%, with an SVM on the fu
                                               concatenated (or summed) and projected (1x1) -> ReLU
                                            -> average over h, w -> frame features [B, T, D]
                                            -> temporal recursive layer: bidirectional LSTM over T
-                                           -> average over T -> stream feature [B, 2 * temporal_features]
+                                           -> average over T -> fully connected layer
+                                           -> stream feature [B, fc_features]
       fusion (`fusion`): 'concat' | 'sum' | 'product' (the paper's multiplication fusion)
       -> fused feature -> BatchNorm -> dropout -> dense -> logits (trained with softmax
          cross-entropy; the SVM stage of the paper is `emojax.train.svm`, trained on the fused
          feature before the BatchNorm, `model.apply(..., method='features')`)
 
-`normalize_fused` (the BatchNorm; not in the paper) rescales the fused feature for the softmax head:
-a product of two time-averaged LSTM outputs is small, and without it training starts very slowly.
+The paper's sizes are the class defaults: 227x227 face crops, stream CNNs whose convolution layers
+have 8 and 16 filters, a 64-unit fully connected layer closing each stream (so the product fusion
+multiplies two 64-d features). The recurrent widths are not given; 64 here. The fully connected
+layer has no activation: with a ReLU, a unit of the product is zero wherever either stream's unit is
+off, and small networks started with every fused unit at zero. `fc_features=0` drops the layer (the
+stream feature is then the averaged BiLSTM output, `2 * temporal_features` wide).
 
-StreamCNN is VGG-like: per entry of `cnn_features`, a 3x3 conv + BatchNorm + ReLU and a 2x2 max-pool.
-The paper gives no widths; `cnn_features=(64, 128, 256, 512)` leaves a 7x7 grid at 112 px.
+`streams` gives the rows of the paper's Table 1: 'both', or 'spatial' / 'temporal' alone (no fusion;
+the one stream's feature is classified; a spatial-only model never reads the flow channels).
+
+Training in two stages, as the paper (a config choice, `emojax.train.finetune`): each stream first
+with its own softmax head (the one-stream model `streams='spatial'` / `'temporal'`), then the fusion
+and head on the streams as trained (`freeze_streams=True`: their parameters stay as loaded,
+`frozen_prefixes`, their BatchNorm runs on its running statistics and no gradient flows into them),
+or fine-tuned with them (`freeze_streams=False`). Without stage 1 the whole network trains end to
+end.
+
+Per video, the paper averages the stream features of its segments before fusion: a video's
+segments go through `method='stream_features'` (`[S, D_streams]`), their mean through
+`method='fuse_streams'` (the fused feature, for the SVM) or `method='classify_streams'` (logits).
+With one segment these equal `method='features'` and the logits.
+
+`normalize_fused` (the BatchNorm; not in the paper) rescales the fused feature for the softmax head:
+a product of two small features is small, and without it training starts very slowly.
+
+StreamCNN is VGG-like: per entry of `cnn_features`, a 3x3 conv + BatchNorm + ReLU and a 2x2
+max-pool.
 Recurrences run in float32 whatever `dtype` is (the CNNs use `dtype`).
 """
 from __future__ import annotations
@@ -30,17 +53,20 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 from emojax.models.norm import BatchNorm
 
 FUSIONS = ('concat', 'sum', 'product')
+STREAMS = ('both', 'spatial', 'temporal')
+OUTPUTS = ('logits', 'features', 'streams')
 INPUT_CHANNELS = 6  # RGB + flow images
 
 
 class StreamCNN(nn.Module):
-  """Frames `[N, H, W, C]` -> feature maps `[N, H / 2^k, W / 2^k, cnn_features[-1]]`."""
-  features: Sequence[int] = (64, 128, 256, 512)
+  """Frames `[N, H, W, C]` -> feature maps `[N, H / 2^k, W / 2^k, features[-1]]`."""
+  features: Sequence[int] = (8, 16)
   dtype: Any = jnp.float32
 
   @nn.compact
@@ -118,24 +144,31 @@ class SpatialRecursiveLayer(nn.Module):
 
 class Stream(nn.Module):
   """One stream: per-frame CNN -> spatial recursive layer -> spatial average -> BiLSTM over time ->
-  temporal average. `[B, T, H, W, C]` -> `[B, 2 * temporal_features]`."""
+  temporal average -> fully connected layer (`fc_features`; none with 0). `[B, T, H, W, C]` ->
+  `[B, fc_features or 2 * temporal_features]`. `frozen`: BatchNorm on its running statistics and
+  the output a constant for the gradient."""
   cnn_features: Sequence[int]
   srl_features: int
   temporal_features: int
   srl_merge: str = 'concat'
+  fc_features: int = 0
+  frozen: bool = False
   dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, train: bool = True):
     batch, frames = x.shape[:2]
     maps = StreamCNN(self.cnn_features, self.dtype, name='cnn')(
-        x.reshape(batch * frames, *x.shape[2:]), train)
+        x.reshape(batch * frames, *x.shape[2:]), train and not self.frozen)
     maps = SpatialRecursiveLayer(self.srl_features, self.srl_merge, name='srl')(maps)
     tokens = maps.mean(axis=(1, 2)).reshape(batch, frames, -1)
     hidden = nn.Bidirectional(
         nn.RNN(nn.OptimizedLSTMCell(self.temporal_features, name='trl_forward')),
         nn.RNN(nn.OptimizedLSTMCell(self.temporal_features, name='trl_backward')))(tokens)
-    return hidden.mean(axis=1)
+    feature = hidden.mean(axis=1)
+    if self.fc_features:
+      feature = nn.Dense(self.fc_features, name='fc')(feature)
+    return jax.lax.stop_gradient(feature) if self.frozen else feature
 
 
 def fuse(spatial, temporal, mode: str):
@@ -149,38 +182,88 @@ def fuse(spatial, temporal, mode: str):
   raise ValueError(f'config.model.fusion={mode!r}: expected one of {FUSIONS}')
 
 
+def stream_names(streams: str) -> tuple[str, ...]:
+  """The streams a model of `config.model.streams=streams` has, in input order."""
+  if streams not in STREAMS:
+    raise ValueError(f'config.model.streams={streams!r}: expected one of {STREAMS}')
+  return ('spatial', 'temporal') if streams == 'both' else (streams,)
+
+
 class RFSCNN(nn.Module):
   """Two-stream RFSCNN: `[B, T, H, W, 6]` (RGB ++ flow images) -> logits `[B, num_classes]`.
 
-  `return_features=True` (or `apply(..., method='features')`) returns the fused feature instead.
+  `output`: 'logits', 'features' (the fused feature) or 'streams' (the stream features,
+  concatenated in `stream_names` order). `from_streams=True` takes such stream features (e.g. a
+  video's mean over its segments) instead of clips. The methods `features`, `stream_features`,
+  `fuse_streams` and `classify_streams` name these calls for `apply(..., method=...)`.
   """
   num_classes: int
-  cnn_features: Sequence[int] = (64, 128, 256, 512)
-  srl_features: int = 256
+  cnn_features: Sequence[int] = (8, 16)
+  srl_features: int = 64
   srl_merge: str = 'concat'
-  temporal_features: int = 256
+  temporal_features: int = 64
+  fc_features: int = 64
+  streams: str = 'both'  # | 'spatial' | 'temporal' (Table 1's one-stream rows)
   fusion: str = 'product'
   normalize_fused: bool = True  # BatchNorm on the fused feature before the softmax classifier
+  freeze_streams: bool = False  # stage 2 of two-stage training: the streams stay as loaded
   dropout_rate: float = 0.5
   dtype: Any = jnp.float32
 
+  @property
+  def frozen_prefixes(self) -> tuple[str, ...]:
+    """Parameter paths training leaves unchanged: every stream's, with `freeze_streams`."""
+    return tuple(f'{name}/' for name in stream_names(self.streams)) if self.freeze_streams else ()
+
+  def stream_model(self, name: str) -> RFSCNN:
+    """The one-stream model that trains stream `name` with its own softmax head (stage 1)."""
+    return self.clone(parent=None, streams=name, freeze_streams=False)
+
   @nn.compact
-  def __call__(self, x, train: bool = True, return_features: bool = False):
-    if x.shape[-1] != INPUT_CHANNELS:
-      raise ValueError(
-          f"config.model.name='rfscnn' takes {INPUT_CHANNELS}-channel clips (RGB ++ optical-flow "
-          f"images, emojax.data.flow.clip_with_flow), got {x.shape[-1]} channels")
-    stream = lambda name: Stream(self.cnn_features, self.srl_features,  # noqa: E731
-                                 self.temporal_features, self.srl_merge, self.dtype, name=name)
-    fused = fuse(stream('spatial')(x[..., :3], train), stream('temporal')(x[..., 3:], train),
-                 self.fusion)
-    if return_features:
+  def __call__(self, x, train: bool = True, output: str = 'logits', from_streams: bool = False):
+    names = stream_names(self.streams)
+    if output not in OUTPUTS:
+      raise ValueError(f'RFSCNN output={output!r}: expected one of {OUTPUTS}')
+    if from_streams:
+      feats = jnp.split(x, len(names), axis=-1)
+    else:
+      feats = [self._stream(name)(self._stream_input(x, name), train) for name in names]
+      if output == 'streams':
+        return jnp.concatenate(feats, axis=-1)
+    fused = fuse(*feats, self.fusion) if len(feats) == 2 else feats[0]
+    if output == 'features':
       return fused
     if self.normalize_fused:
       fused = BatchNorm(use_running_average=not train, name='fused_norm')(fused)
     fused = nn.Dropout(self.dropout_rate, deterministic=not train)(fused)
     return nn.Dense(self.num_classes, name='head')(fused)
 
+  def _stream(self, name: str) -> Stream:
+    return Stream(self.cnn_features, self.srl_features, self.temporal_features, self.srl_merge,
+                  self.fc_features, self.freeze_streams, self.dtype, name=name)
+
+  def _stream_input(self, x, name: str):
+    """RGB for the spatial stream, the flow images for the temporal one."""
+    needed = 3 if self.streams == 'spatial' else INPUT_CHANNELS
+    if x.shape[-1] < needed:
+      raise ValueError(
+          f"config.model.name='rfscnn' with config.model.streams={self.streams!r} takes "
+          f'{needed}-channel clips (RGB ++ optical-flow images, emojax.data.flow.clip_with_flow), '
+          f'got {x.shape[-1]} channels')
+    return x[..., :3] if name == 'spatial' else x[..., 3:INPUT_CHANNELS]
+
   def features(self, x, train: bool = False):
     """The fused feature `[B, D]` (for the SVM stage)."""
-    return self(x, train, return_features=True)
+    return self(x, train, output='features')
+
+  def stream_features(self, x, train: bool = False):
+    """The stream features, concatenated `[B, D_streams]` (to average over a video's segments)."""
+    return self(x, train, output='streams')
+
+  def fuse_streams(self, stream_feats):
+    """The fused feature of (e.g. segment-averaged) stream features `[B, D_streams]`."""
+    return self(stream_feats, False, output='features', from_streams=True)
+
+  def classify_streams(self, stream_feats, train: bool = False):
+    """Logits of (e.g. segment-averaged) stream features `[B, D_streams]`."""
+    return self(stream_feats, train, from_streams=True)

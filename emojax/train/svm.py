@@ -1,9 +1,12 @@
 """SVM stage of RFSCNN: an SVM on the network's fused features, trained per fold.
 
-After a fold's network is trained, `svm_fold_result` extracts the fused feature
-(`model.apply(..., method='features')`) of every view of every training and test video (evaluation's
-`config.eval.num_clips` x `num_crops` views) and averages it over the video's views, standardises
-the video features with the training videos' mean and variance, fits
+After a fold's network is trained, `svm_fold_result` extracts the feature of every view of every
+training and test video (evaluation's `config.eval.num_clips` x `num_crops` views) and averages it
+over the video's views: the fused feature (`model.apply(..., method='features')`), or, for a model
+with stream features (RFSCNN), each view's stream features, averaged, then fused: the paper
+average-pools its segments' features into one video feature before the fusion
+(`video_feature_methods`). It standardises the video features with the training videos' mean and
+variance, fits
 `config.svm.kernel` ('linear': `sklearn.svm.LinearSVC`, 'rbf': `sklearn.svm.SVC`) with
 `config.svm.C` on the training subjects and predicts the test subject(s). Its result sits beside
 the softmax one in the fold's `result.json` under `svm`.
@@ -13,6 +16,7 @@ from __future__ import annotations
 from typing import Iterable
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from emojax import models
@@ -26,32 +30,54 @@ def svm_enabled(config) -> bool:
   return bool(config.get('svm') and config.svm.get('enabled', False))
 
 
+def video_feature_methods(model) -> tuple[str, str | None]:
+  """(method giving each view's feature, method turning a video's mean of them into its SVM
+  feature, or None): a model with stream features fuses the mean of its views' stream features."""
+  if hasattr(model, 'stream_features') and hasattr(model, 'fuse_streams'):
+    return 'stream_features', 'fuse_streams'
+  return 'features', None
+
+
+def model_variables(state) -> dict:
+  """`{'params', 'batch_stats'}` of a train state (or such a dict itself)."""
+  if isinstance(state, dict):
+    return {'params': state['params'], 'batch_stats': state.get('batch_stats', {})}
+  return {'params': state.params, 'batch_stats': state.batch_stats}
+
+
 def extract_features(state, model, batches: Iterable[dict], mesh=None, num_videos=None):
-  """Fused features and labels of `batches` (dicts with `clip` uint8, `label`, optional `mask`).
+  """SVM features and labels of `batches` (dicts with `clip` uint8, `label`, optional `mask`).
 
   Returns `(features float32 [N, D], labels int [N])` for the examples whose `mask` is True (all,
   without a mask); with `num_videos`, batches also carry `video` (as `pipeline.eval_batches`) and
-  N is the number of videos, each feature the mean over the video's views. Batches are this
-  process's shards; every process takes part.
+  N is the number of videos, each feature from the mean over the video's views
+  (`video_feature_methods`). `state`: a train state or its variables. Batches are this process's
+  shards; every process takes part.
   """
   from jax.sharding import NamedSharding, PartitionSpec as P
 
   mesh = mesh or steps_lib.make_mesh()
+  per_view, per_video = video_feature_methods(model)
 
-  def features(state, batch):
-    return model.apply({'params': state.params, 'batch_stats': state.batch_stats},
-                       models.normalize_clip(batch['clip']), train=False, method='features')
+  def features(variables, batch):
+    return model.apply(variables, models.normalize_clip(batch['clip']), train=False,
+                       method=per_view)
 
   fn = jax.jit(features, in_shardings=(steps_lib.replicated(mesh), NamedSharding(mesh, P('data'))),
                out_shardings=NamedSharding(mesh, P('data')))
+  variables = model_variables(state)
   batches = ({**b, 'mask': b.get('mask', np.ones(len(b['label']), bool))} for b in batches)
   keys = ('label',) if num_videos is None else ('label', 'video')
-  feats, gathered = steps_lib.gather_outputs(fn, state, batches, mesh, keys)
-  if num_videos is None:
-    return feats.astype(np.float32), gathered['label']
-  videos = gathered['video']
-  return (metrics_lib.mean_per_video(feats, videos, num_videos).astype(np.float32),
-          metrics_lib.per_video_labels(gathered['label'], videos, num_videos))
+  feats, gathered = steps_lib.gather_outputs(fn, variables, batches, mesh, keys)
+  labels = gathered['label']
+  if num_videos is not None:
+    videos = gathered['video']
+    feats = metrics_lib.mean_per_video(feats, videos, num_videos)
+    labels = metrics_lib.per_video_labels(labels, videos, num_videos)
+  if per_video:
+    feats = jax.device_get(model.apply(variables, jnp.asarray(feats, jnp.float32),
+                                       method=per_video))
+  return np.asarray(feats, np.float32), labels
 
 
 def fit_svm_on_features(train_feats, train_labels, test_feats, kernel: str = 'linear',
@@ -72,7 +98,8 @@ def fit_svm_on_features(train_feats, train_labels, test_feats, kernel: str = 'li
 
 
 def svm_fold_result(config, state, model, data, mesh=None) -> dict:
-  """`metrics.summarize` of the SVM's test predictions for one fold (`data`: `loop.FoldData`)."""
+  """`metrics.summarize` of the SVM's test predictions for one fold (`data`: `loop.FoldData`;
+  `state`: a train state or its variables)."""
   from emojax.data import pipeline
   train_feats, train_labels = extract_features(
       state, model, pipeline.eval_batches(data.source, data.train, config), mesh, len(data.train))
