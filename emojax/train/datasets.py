@@ -48,9 +48,10 @@ def prepared_builder(config):
     builder = dataset_builder(config)
     if not builder.is_prepared():
       raise FileNotFoundError(
-          f'config.dataset.data_dir={builder.data_dir}: process 0 built {dataset_name(config)} '
-          f'there, but process {jax.process_index()} does not see it; every host needs the same '
-          'data_dir on shared storage')
+          f'config.dataset.data_dir={config.dataset.data_dir}: process 0 built '
+          f'{dataset_name(config)} there ({builder.data_dir}), but process '
+          f'{jax.process_index()} does not see it; every host needs the same data_dir on shared '
+          'storage')
   return builder
 
 

@@ -178,6 +178,7 @@ def train_and_evaluate(config, workdir: str, log=print, overwrite: bool = False,
   index = pipeline.read_index(source, class_names)
   record = pipeline.data_contract(record, config, index)
   prepare_workdir(config, workdir, overwrite, resume_with_changed_config, log)
+  steps.sync_processes('emojax: workdir checked')  # by all, before process 0 writes config.json
   if jax.process_index() == 0:
     checkpoints.save_config(config, workdir)
     checkpoints.save_data_record(record, workdir)
