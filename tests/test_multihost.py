@@ -20,7 +20,8 @@ RUN = ['--config.dataset.config=tiny', '--config.num_frames=4', '--config.image_
        '--config.model.num_layers=1', '--config.batch_size=4', '--config.eval_batch_size=8',
        '--config.num_folds=3', '--config.log_every_steps=2', '--config.data_threads=1',
        '--config.num_epochs=4', '--config.checkpoint_every_steps=2',
-       '--config.validation_fraction=0.25', '--config.early_stopping_patience=1']
+       '--config.validation_fraction=0.25', '--config.early_stopping_patience=1',
+       '--config.report_frame_baseline=False']
 
 
 def _command(workdir, tfds_dir, *extra):

@@ -77,8 +77,20 @@ def replicated(mesh: jax.sharding.Mesh) -> NamedSharding:
 
 
 def replicate(tree, mesh: jax.sharding.Mesh):
-  """Places a pytree (e.g. a fresh train state) replicated on every device of `mesh`."""
-  return jax.device_put(tree, replicated(mesh))
+  """Places a pytree (e.g. a fresh train state) replicated on every device of `mesh`.
+
+  With several processes each gives its own copy of the (equal) values for its devices, since
+  `jax.device_put` cannot reach the other processes' devices; global arrays stay as they are.
+  """
+  if jax.process_count() == 1:
+    return jax.device_put(tree, replicated(mesh))
+
+  def leaf(x):
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:
+      return x
+    return multihost_utils.host_local_array_to_global_array(x, mesh, P())
+
+  return jax.tree.map(leaf, tree)
 
 
 def gather_outputs(fn, state, batches, mesh: jax.sharding.Mesh, keys=('label',)):
