@@ -112,8 +112,8 @@ def test_only_process_0_builds_the_dataset_and_the_others_say_when_they_cannot_s
 
   from emojax.train import datasets, steps
   config = make_config(**{'dataset.data_dir': str(tmp_path)})
+  monkeypatch.setattr(jax.distributed, 'is_initialized', lambda: True)
   monkeypatch.setattr(jax, 'process_index', lambda: 1)
-  monkeypatch.setattr(jax, 'process_count', lambda: 2)
   waited = []
   monkeypatch.setattr(steps, 'sync_processes', waited.append)
   with pytest.raises(FileNotFoundError, match=f'data_dir={tmp_path}: process 0 built'):

@@ -39,11 +39,12 @@ def prepared_builder(config):
   must be storage that every host shares.
   """
   builder = dataset_builder(config)
-  if jax.process_index() == 0 and not builder.is_prepared():
+  several = jax.distributed.is_initialized()  # asks no backend: a build claims no device
+  if (not several or jax.process_index() == 0) and not builder.is_prepared():
     builder.download_and_prepare(
         file_format='array_record',
         download_config=tfds.download.DownloadConfig(manual_dir=config.dataset.manual_dir or None))
-  if jax.process_count() > 1:
+  if several:
     steps.sync_processes('emojax: dataset prepared by process 0')
     builder = dataset_builder(config)
     if not builder.is_prepared():
