@@ -132,7 +132,9 @@ def test_standard_build_from_stdin_killed_midway_finishes_when_run_again(tmp_pat
     return subprocess.run(cmd, input=BUILD_SCRIPT, capture_output=True, text=True, timeout=900,
                            cwd=tmp_path, env=env)
 
+  start = time.perf_counter()
   killed = build(2)
+  killed_s = time.perf_counter() - start
   assert killed.returncode == -9 and 'BUILT' not in killed.stdout, killed.stderr[-3000:]
   pids = [int(p) for p in killed.stdout.split('WORKERS')[1].split()]
   assert len(pids) == 2
@@ -140,7 +142,9 @@ def test_standard_build_from_stdin_killed_midway_finishes_when_run_again(tmp_pat
   while not all(map(_gone, pids)) and time.time() < deadline:
     time.sleep(0.5)
   assert all(map(_gone, pids)), 'the killed build left its workers running'
+  start = time.perf_counter()
   again = build(0)
+  print(f'killed build: {killed_s:.1f} s; run again: {time.perf_counter() - start:.1f} s')
   assert again.returncode == 0, again.stderr[-3000:]
   line = again.stdout.split('BUILT')[1].split()
   assert line[0] == '6' and line[2] == 'True', again.stdout
