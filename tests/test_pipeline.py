@@ -71,6 +71,24 @@ def test_iterator_position_restores(make_config):
     np.testing.assert_array_equal(next(fresh)['clip'], want)
 
 
+def test_processes_load_their_rows_of_one_global_batch_with_their_own_augmentations(make_config):
+  """Two processes' shares of each batch make the batch one process draws (so a run does not
+  depend on its process count); on identical videos their augmentations still differ."""
+  config = _config(make_config, batch_size=4)
+  source = _source()
+  whole = iter(pipeline.train_dataset(source, np.arange(10), config, seed=0, process=(0, 1)))
+  shares = [iter(pipeline.train_dataset(source, np.arange(10), config, seed=0, process=(k, 2)))
+            for k in range(2)]
+  for _ in range(6):  # beyond an epoch
+    batch, parts = next(whole), [next(it) for it in shares]
+    for key in ('clip', 'label'):
+      np.testing.assert_array_equal(np.concatenate([p[key] for p in parts]), batch[key])
+  same = [_source(1)[0]] * 8
+  first = [next(iter(pipeline.train_dataset(same, np.arange(8), config, seed=0, process=(k, 2))))
+           for k in range(2)]
+  assert not np.array_equal(first[0]['clip'], first[1]['clip'])
+
+
 def test_augmentation_changes_pixels_but_keeps_range(make_config):
   config = _config(make_config)
   example = _source(1)[0]

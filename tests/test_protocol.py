@@ -1,5 +1,6 @@
 """End to end through launch.py on the generated dataset, including kill-and-resume."""
 import csv
+import dataclasses
 import json
 import os
 import signal
@@ -76,8 +77,10 @@ def test_demo_runs_end_to_end(uninterrupted):
     assert sum(probs) == pytest.approx(1.0, abs=1e-4)
     assert r['predicted'] == names[int(np.argmax(probs))]
     assert r['label'] == r['video_id'].split('_')[1]  # S003_fear_01 is a fear video
-  history = json.load(open(os.path.join(workdir, 'fold_0', 'result.json')))['history']
-  assert [h['epoch'] for h in history] == [1, 2]
+  fold_result = json.load(open(os.path.join(workdir, 'fold_0', 'result.json')))
+  assert [h['epoch'] for h in fold_result['history']] == [1, 2]
+  assert fold_result['config'] == results['config'] == json.load(
+      open(os.path.join(workdir, 'fold_0', 'config.json')))
   events = os.listdir(os.path.join(workdir, 'fold_0', 'tensorboard'))
   assert any(e.startswith('events.out.tfevents') for e in events)
 
@@ -186,3 +189,42 @@ def test_restoring_for_inference_imports_no_training_code(uninterrupted):
   loaded = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
                           check=True, cwd=ROOT).stdout.split()
   assert [m for m in loaded if m.startswith(('emojax.train', 'optax', 'grain'))] == []
+
+
+def test_a_workdir_made_with_another_config_stops_unless_told(make_config, tmp_path):
+  from emojax import checkpoints
+  from emojax.train import protocol
+  old = make_config()
+  checkpoints.save_config(old, str(tmp_path))
+  (tmp_path / 'fold_0').mkdir()
+  (tmp_path / 'notes.txt').write_text('mine')
+  new = make_config(learning_rate=0.5, data_workers=3, **{'model.width': 8})
+  listed = r'another config \(learning_rate: 0.001 -> 0.5; model.width: 4 -> 8\)\. '
+  with pytest.raises(ValueError, match=listed):
+    protocol.prepare_workdir(new, str(tmp_path))
+  protocol.prepare_workdir(make_config(data_workers=3), str(tmp_path))  # how, not what: runs
+  said = []
+  protocol.prepare_workdir(new, str(tmp_path), resume_with_changed_config=True, log=said.append)
+  assert 'continuing with a changed config (learning_rate: 0.001 -> 0.5' in said[0]
+  protocol.prepare_workdir(new, str(tmp_path), overwrite=True)
+  assert sorted(os.listdir(tmp_path)) == ['notes.txt']
+
+
+def test_results_mark_a_fold_made_with_another_config(make_config):
+  from emojax.train import report
+  old, new = make_config(), make_config(learning_rate=0.5)
+  result = {'accuracy': 0.5, 'history': [], 'config': json.loads(old.to_json())}
+  assert report.fold_summary(result, new) == {
+      'accuracy': 0.5, 'config_differs': ['learning_rate: 0.001 -> 0.5']}
+  assert report.fold_summary(result, old) == {'accuracy': 0.5}
+
+
+def test_epoch_means_cover_every_step_of_the_epoch():
+  from emojax.train import loop
+  progress = loop.FoldProgress()
+  progress.add([{'loss': 1.0, 'accuracy': 0.0}] * 3, seconds=1.0)
+  saved = loop.FoldProgress(**json.loads(json.dumps(dataclasses.asdict(progress))))  # a restart
+  saved.add([{'loss': 3.0, 'accuracy': 1.0}], seconds=1.0)
+  record = saved.end_epoch(batch_size=4)
+  assert record == {'train_loss': 1.5, 'train_accuracy': 0.25, 'clips_per_s': 8.0}
+  assert saved.steps == 0 and saved.loss_sum == 0.0

@@ -21,7 +21,7 @@ import inspect
 import logging
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -220,6 +220,14 @@ class VideoBuilder(ArrayRecordBuilder, skip_registration=True):
       f'{self.MANUAL_DOWNLOAD_INSTRUCTIONS}'
     )
 
+  def download_and_prepare(self, *args, **kwargs):
+    """TFDS's, then `build_stats.manifest` set to the skip manifest's final path (the build wrote
+    it inside TFDS's `incomplete.*` folder, renamed when the build finished)."""
+    super().download_and_prepare(*args, **kwargs)
+    if self.build_stats is not None:
+      self.build_stats.manifest = os.fspath(epath.Path(self.data_dir) / MANIFEST_NAME)
+      log.info('%s: skipped and left-out videos in %s', self.name, self.build_stats.manifest)
+
   def _download_and_prepare(self, dl_manager, download_config=None):
     self.build_stats, self._build_skipped = None, []
     return super()._download_and_prepare(dl_manager, download_config=download_config)
@@ -302,8 +310,12 @@ def generate_examples(
   manifest: epath.Path,
   desc: str = 'preprocessing',
   stats: BuildStats | None = None,
+  process: Callable | None = None,
 ) -> Iterator[tuple[str, dict[str, Any]]]:
-  """Yields (key, example) for every usable source; writes the skip manifest."""
+  """Yields (key, example) for every usable source; writes the skip manifest.
+
+  `process` stands in for `workers.process_source` (tests).
+  """
   check_spec(spec)
   check_sources(sources, class_names)
   stats = stats if stats is not None else BuildStats()
@@ -312,7 +324,7 @@ def generate_examples(
   stats.left_out = len(skipped)
   start = time.perf_counter()
   with tqdm(total=len(sources), desc=desc, unit='video', dynamic_ncols=True) as bar:
-    for key, example, skip, n in workers.map_sources(sources, spec, num_workers):
+    for key, example, skip, n in workers.map_sources(sources, spec, num_workers, process):
       stats.frames_decoded += n
       bar.update()
       if skip is not None:
@@ -326,7 +338,7 @@ def generate_examples(
   stats.seconds = time.perf_counter() - start
   write_manifest(manifest, skipped)
   stats.manifest = os.fspath(manifest)
-  log.info('%s: %s; skip manifest: %s', desc, stats, manifest)
+  log.info('%s: %s', desc, stats)
   if stats.videos == 0:
     reasons = '; '.join(f'{s.path}: {s.reason}' for s in skipped[:5])
     raise RuntimeError(

@@ -93,3 +93,15 @@ def corrupt_file(path: os.PathLike | str, mode: str) -> None:
     path.write_bytes(np.random.default_rng(0).bytes(max(256, len(data) // 4)))
   else:
     raise ValueError(f"corrupt mode must be 'truncated' or 'garbage', got {mode!r}")
+
+
+def crash_on(source, spec, crash_ids=()):
+  """A stand-in for `workers.process_source`: a segmentation fault on the videos `crash_ids`, as
+  a broken decoder would give, else a small example without decoding anything."""
+  if source.video_id in crash_ids:
+    import ctypes
+    ctypes.string_at(0)  # Reads address 0: SIGSEGV.
+  clip = np.zeros((2, spec.size, spec.size, 3), np.uint8)
+  example = {'clip': clip, 'fps': np.float32(25), 'video_frames': np.int32(2),
+             'label': source.label, 'subject': source.subject, 'video_id': source.video_id}
+  return source.video_id, example, None, 2

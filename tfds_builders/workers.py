@@ -6,22 +6,34 @@ A source (`common.Source`) becomes an example under a spec (`common.ClipConfig`)
   every one -> {'clip' (the whole track), 'fps', 'video_frames', 'label', 'subject',
   'video_id'} (+ 'flow', the flow images of the stored track)
 
-Workers are spawned, not forked (JAX is multithreaded), so a script that builds
-must guard its entry point with `if __name__ == '__main__':`.
+Workers are spawned, not forked (JAX is multithreaded), and never re-run the
+caller's `__main__`: a build starts from a script file (guarded or not), from
+`python -` or a notebook alike. They run JAX on the CPU, so a build claims no
+accelerator memory. A worker that dies (killed, or a crash in a decoder) costs
+only the video it held: that video is skipped with the reason and a fresh
+worker takes its place.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import logging
 import multiprocessing
 import os
-from collections.abc import Iterable, Sequence
-from concurrent import futures
+import signal
+import sys
+import traceback
+import types
+from collections.abc import Callable, Iterable, Sequence
+from multiprocessing import connection
 
 import cv2
 import numpy as np
 
 from emojax.data import faces, flow, video
+
+log = logging.getLogger(__name__)
 
 _SPEC = None  # The worker process's `common.ClipConfig`, set by `_init_worker`.
 
@@ -100,14 +112,14 @@ def process_source(source, spec=None):
 
 @contextlib.contextmanager
 def _worker_env(num_workers: int):
-  """Environment for spawned workers: one compute thread each, no GPU preallocation."""
+  """Environment for spawned workers: JAX on the CPU, one compute thread each."""
   saved = dict(os.environ)
   flags = os.environ.get('XLA_FLAGS', '')
   if num_workers > 1 and 'xla_cpu_multi_thread_eigen' not in flags:
     os.environ['XLA_FLAGS'] = f'{flags} --xla_cpu_multi_thread_eigen=false'.strip()
   if num_workers > 1:
     os.environ.setdefault('OMP_NUM_THREADS', '1')
-  os.environ.setdefault('XLA_PYTHON_CLIENT_PREALLOCATE', 'false')
+  os.environ['JAX_PLATFORMS'] = 'cpu'
   try:
     yield
   finally:
@@ -115,31 +127,128 @@ def _worker_env(num_workers: int):
     os.environ.update(saved)
 
 
-def map_sources(sources: Sequence, spec, num_workers: int) -> Iterable[tuple]:
-  """`process_source` over `sources`, unordered, in `num_workers` processes.
+@contextlib.contextmanager
+def _main_hidden():
+  """A spawned child re-runs the parent's `__main__` (its file, by path) before it runs its
+  target; that fails under `python -` or a notebook and would rebuild from an unguarded script.
+  The workers need nothing from it, so they see an empty one."""
+  main = sys.modules['__main__']
+  sys.modules['__main__'] = types.ModuleType('__main__')
+  try:
+    yield
+  finally:
+    sys.modules['__main__'] = main
 
-  Each worker builds its face detector once.
+
+def _serve(conn, spec, process) -> None:
+  """A worker process: 'ready', then one result per source received, until None."""
+  _init_worker(spec)
+  conn.send(('ready', None))
+  while True:
+    try:
+      source = conn.recv()
+    except EOFError:  # The build's process is gone.
+      return
+    if source is None:
+      return
+    try:
+      conn.send(('done', process(source, spec)))
+    except Exception:
+      conn.send(('error', traceback.format_exc()))
+
+
+def describe_exit(exitcode: int | None) -> str:
+  """'killed by SIGSEGV' or 'exit code 1' for a process's `exitcode`."""
+  if exitcode is not None and exitcode < 0:
+    try:
+      return f'killed by {signal.Signals(-exitcode).name}'
+    except ValueError:
+      return f'killed by signal {-exitcode}'
+  return f'exit code {exitcode}'
+
+
+class _Worker:
+  """One spawned worker process and the source it holds (None when idle)."""
+
+  def __init__(self, ctx, spec, process, num_workers: int):
+    self.conn, child = ctx.Pipe()
+    self.process = ctx.Process(target=_serve, args=(child, spec, process), daemon=True)
+    with _worker_env(num_workers), _main_hidden():
+      self.process.start()
+    child.close()
+    self.source = None
+    self.started = False
+
+  def give(self, source) -> None:
+    self.source = source
+    self.conn.send(source)
+
+  def receive(self):
+    """('ready' | 'done' | 'error', value), or ('died', reason) when the process is gone."""
+    try:
+      return self.conn.recv()
+    except (EOFError, OSError):
+      self.process.join(timeout=10)
+      return 'died', describe_exit(self.process.exitcode)
+
+  def stop(self) -> None:
+    try:
+      self.conn.send(None)
+    except OSError:
+      pass
+    self.process.join(timeout=5)
+    if self.process.is_alive():
+      self.process.terminate()
+      self.process.join(timeout=5)
+    self.conn.close()
+
+
+def map_sources(sources: Sequence, spec, num_workers: int,
+                process: Callable | None = None) -> Iterable[tuple]:
+  """`process(source, spec)` (default `process_source`) over `sources`, unordered, in
+  `num_workers` processes.
+
+  Each worker builds its face detector once. A worker that dies while it holds a source yields
+  that source as skipped ('worker process died: killed by SIGSEGV') and is replaced; one that
+  dies before it could start, or a Python error in `process`, stops the build.
   """
+  process = process or process_source
   if num_workers <= 1 or len(sources) <= 1:
     for s in sources:
-      yield process_source(s, spec)
+      yield process(s, spec)
     return
   ctx = multiprocessing.get_context('spawn')
-  with _worker_env(num_workers):
-    pool = futures.ProcessPoolExecutor(
-      min(num_workers, len(sources)), mp_context=ctx,
-      initializer=_init_worker, initargs=(spec,),
-    )
-    # Start the workers now, while the environment is set.
-    pending = {pool.submit(process_source, s) for s in sources}
+  todo = collections.deque(sources)
+  pool = [_Worker(ctx, spec, process, num_workers)
+          for _ in range(min(num_workers, len(sources)))]
   try:
-    for done in futures.as_completed(pending):
-      yield done.result()
-  except futures.process.BrokenProcessPool as e:
-    raise RuntimeError(
-      'a preprocessing worker process died. Workers are spawned: a script that '
-      "builds a dataset must guard its entry point with `if __name__ == '__main__':`; "
-      'num_workers=1 runs without workers.'
-    ) from e
+    for worker in pool:
+      worker.give(todo.popleft())
+    while any(w.source is not None for w in pool):
+      busy = [w for w in pool if w.source is not None]
+      ready = set(connection.wait([w.conn for w in busy] + [w.process.sentinel for w in busy]))
+      for k, worker in enumerate(pool):
+        if worker.source is None or not ready & {worker.conn, worker.process.sentinel}:
+          continue
+        status, value = worker.receive()
+        source = worker.source
+        if status == 'ready':
+          worker.started = True
+          continue
+        if status == 'error':
+          raise RuntimeError(f'preprocessing {source.path} failed in a worker process:\n{value}')
+        if status == 'died':
+          if not worker.started:
+            raise RuntimeError(f'a preprocessing worker process could not start ({value})')
+          reason = f'worker process died: {value}'
+          log.warning('Skipping %s: %s', source.path, reason)
+          worker.conn.close()
+          pool[k] = worker = _Worker(ctx, spec, process, num_workers)
+          value = (source.video_id, None, (source.path, reason), 0)
+        worker.source = None
+        if todo:
+          worker.give(todo.popleft())
+        yield value
   finally:
-    pool.shutdown(wait=True, cancel_futures=True)
+    for worker in pool:
+      worker.stop()

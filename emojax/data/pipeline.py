@@ -5,12 +5,14 @@ Examples follow DESIGN.md: `clip` uint8 `[N, S, S, 3]`, the face track of a whol
 every epoch (`emojax.data.sampling`), resizes it with the crop margin, random-crops, flips and
 perturbs colour; evaluation takes `config.eval.num_clips` x `num_crops` views per video, which
 `eval_batches` flattens into padded batches with the video each view belongs to. Each process
-reads its own shard of the examples, and the training iterator's position is a small JSON-able
-state saved beside the train state in checkpoints.
+reads its own rows of every global training batch and its own share of the evaluated videos; the
+training iterator's position is a small JSON-able state saved beside the train state in
+checkpoints.
 """
 from __future__ import annotations
 
 import dataclasses
+import sys
 from typing import Sequence
 
 import grain
@@ -171,15 +173,27 @@ def process_batch_size(global_batch_size: int, name: str = 'config.batch_size') 
   return global_batch_size // jax.process_count()
 
 
-def train_dataset(source, indices: Sequence[int], config, seed: int) -> grain.IterDataset:
-  """Endless, per-epoch reshuffled, augmented batches of this process's shard of `indices`."""
-  batch_size = process_batch_size(config.batch_size)
-  shard = np.asarray(indices)[jax.process_index()::jax.process_count()]
-  ds = (grain.MapDataset.source(Subset(source, shard))
-        .shuffle(seed=seed)
-        .repeat(None)
-        .random_map(lambda ex, rng: train_transform(ex, rng, config), seed=seed)
-        .batch(batch_size, drop_remainder=True))
+def train_dataset(source, indices: Sequence[int], config, seed: int,
+                  process: tuple[int, int] | None = None) -> grain.IterDataset:
+  """Endless, per-epoch reshuffled, augmented batches: this process's share of each global batch.
+
+  The global order of `indices` and each example's augmentation depend only on `seed` and the
+  example's position in that order, and process `k` of `n` (`process`, default this one's) takes
+  rows `k * B / n` to `(k + 1) * B / n` of each global batch of `config.batch_size` B. So the
+  processes draw different augmentations, and the global batches are the same for any number of
+  processes.
+  """
+  index, count = (jax.process_index(), jax.process_count()) if process is None else process
+  global_size = config.batch_size
+  size = process_batch_size(global_size) if process is None else global_size // count
+  examples = (grain.MapDataset.source(Subset(source, indices))
+              .shuffle(seed=seed)
+              .repeat(None)
+              .random_map(lambda ex, rng: train_transform(ex, rng, config), seed=seed))
+  first = index * size
+  ds = (grain.MapDataset.range(size * (sys.maxsize // global_size))
+        .map(lambda i: examples[i // size * global_size + first + i % size])
+        .batch(size, drop_remainder=True))
   return _prefetch(ds, config)
 
 

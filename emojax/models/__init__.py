@@ -87,10 +87,18 @@ def input_shape(config, batch_size: int = 1) -> tuple[int, ...]:
 
 
 def check_input(model: nn.Module, config) -> None:
-  """Fails at start, naming the settings, when the model cannot take the configured clips."""
+  """Fails at start, naming the settings, when the model cannot take the configured clips.
+
+  Evaluates shapes only: no array is made and no backend started, so no accelerator memory is
+  claimed (and `jax.distributed.initialize` may still follow). A model's `conv_impl='auto'` would
+  ask the backend which implementation to use; every one gives the same shapes.
+  """
+  if getattr(model, 'conv_impl', None) == 'auto':
+    model = model.clone(conv_impl='xla')
+  rng = jax.eval_shape(jax.random.key, 0)
+  clip = jax.ShapeDtypeStruct(input_shape(config), jnp.float32)
   try:
-    jax.eval_shape(lambda x: model.init(jax.random.key(0), x, train=False),
-                   jnp.zeros(input_shape(config), jnp.float32))
+    jax.eval_shape(lambda key, x: model.init(key, x, train=False), rng, clip)
   except (ValueError, TypeError) as e:
     if 'config.' in str(e):  # already names the setting
       raise

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import jax
 import numpy as np
 import tensorflow_datasets as tfds
 
 import tfds_builders  # noqa: F401  (registers the builders)
 from emojax.checkpoints import DataRecord
 from emojax.data import folds
+from emojax.train import steps
 
 
 def dataset_name(config) -> str:
@@ -31,12 +33,26 @@ def dataset_builder(config):
 
 
 def prepared_builder(config):
-  """The TFDS builder of `config.dataset`, built first (download_and_prepare) if needed."""
+  """The TFDS builder of `config.dataset`, built first (download_and_prepare) if needed.
+
+  With several processes, process 0 builds while the others wait, then all read it: the data_dir
+  must be storage that every host shares.
+  """
   builder = dataset_builder(config)
-  if not builder.is_prepared():
+  several = jax.distributed.is_initialized()  # asks no backend: a build claims no device
+  if (not several or jax.process_index() == 0) and not builder.is_prepared():
     builder.download_and_prepare(
         file_format='array_record',
         download_config=tfds.download.DownloadConfig(manual_dir=config.dataset.manual_dir or None))
+  if several:
+    steps.sync_processes('emojax: dataset prepared by process 0')
+    builder = dataset_builder(config)
+    if not builder.is_prepared():
+      raise FileNotFoundError(
+          f'config.dataset.data_dir={config.dataset.data_dir}: process 0 built '
+          f'{dataset_name(config)} there ({builder.data_dir}), but process '
+          f'{jax.process_index()} does not see it; every host needs the same data_dir on shared '
+          'storage')
   return builder
 
 

@@ -6,6 +6,7 @@ model. An optional validation split of training subjects may stop training early
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import time
 from typing import Sequence
@@ -51,10 +52,75 @@ def evaluate_accuracy(eval_fn, state, source, indices, config, mesh) -> float:
   return float(np.mean(np.argmax(probabilities, -1) == labels))
 
 
+@dataclasses.dataclass
+class FoldProgress:
+  """What a resumed fold carries on from, beside its train state and data position: the running
+  sums of the current epoch's training metrics (so an epoch's means are over all its steps, across
+  a restart) and the early-stopping state."""
+  loss_sum: float = 0.0
+  accuracy_sum: float = 0.0
+  steps: int = 0
+  seconds: float = 0.0
+  best_val: float = -1.0
+  patience_left: int = 0
+  stopped: bool = False
+
+  def add(self, step_metrics: Sequence[dict], seconds: float) -> None:
+    for m in step_metrics:
+      self.loss_sum += float(m['loss'])
+      self.accuracy_sum += float(m['accuracy'])
+    self.steps += len(step_metrics)
+    self.seconds += seconds
+
+  def end_epoch(self, batch_size: int) -> dict:
+    """The epoch's mean training loss and accuracy and its clips per second; the sums restart."""
+    record = {'train_loss': self.loss_sum / self.steps,
+              'train_accuracy': self.accuracy_sum / self.steps,
+              'clips_per_s': self.steps * batch_size / max(self.seconds, 1e-9)}
+    self.loss_sum, self.accuracy_sum, self.steps, self.seconds = 0.0, 0.0, 0, 0.0
+    return record
+
+  def validated(self, score: float, patience: int) -> None:
+    """Early stopping after an epoch's validation score."""
+    if score > self.best_val:
+      self.best_val, self.patience_left = score, patience
+    else:
+      self.patience_left -= 1
+      self.stopped = self.patience_left <= 0
+
+
+def _resume(manager, abstract_state, train_iter, log):
+  """`(step, state, history, progress)` from the newest checkpoint that restores, or None. The
+  state is restored into `abstract_state` (its shapes and this run's shardings), whatever devices
+  saved it; newer steps that could not be restored are set aside (`STEP.unrestorable`) so that
+  training can save those steps again."""
+  def read(step):
+    return manager.restore(step, args=ocp.args.Composite(
+        state=ocp.args.StandardRestore(abstract_state),
+        data=grain.checkpoint.CheckpointRestore(train_iter), history=ocp.args.JsonRestore()))
+
+  found = checkpoints.restore_newest(manager, read, log)
+  if found is None:
+    return None
+  step, restored = found
+  newer = [s for s in manager.all_steps() if s > step]
+  if newer:
+    if jax.process_index() == 0:
+      for s in newer:
+        os.rename(os.path.join(manager.directory, str(s)),
+                  os.path.join(manager.directory, f'{s}.unrestorable'))
+    steps_lib.sync_processes('emojax: unrestorable checkpoints set aside')
+    manager.reload()
+  saved = restored['history']
+  progress = FoldProgress(**saved.get('progress', {}))
+  return step, restored['state'], saved['epochs'], progress
+
+
 def train_fold(config, workdir: str, data: FoldData, fold: int = 0, mesh=None, log=print) -> dict:
   """Trains on `data.train`, evaluates on `data.test` every epoch; resumes from `workdir`.
 
-  Returns the fold's final test metrics (see `metrics.summarize`) and its per-epoch history.
+  Returns the fold's final test metrics (see `metrics.summarize`), its per-epoch history and the
+  config it was trained with.
   """
   mesh = mesh or steps_lib.make_mesh()
   steps_per_epoch = len(data.train) // config.batch_size
@@ -67,62 +133,68 @@ def train_fold(config, workdir: str, data: FoldData, fold: int = 0, mesh=None, l
   init_rng, step_rng = jax.random.split(jax.random.fold_in(jax.random.key(config.seed), fold))
   init = jax.jit(lambda rng: state_lib.create_train_state(
       model, tx, rng, models.input_shape(config)), out_shardings=steps_lib.replicated(mesh))
-  state = init(init_rng)
   step_rng = steps_lib.replicate(step_rng, mesh)
   train_fn, eval_fn = steps_lib.compile_steps(mesh, config.label_smoothing)
   train_iter = iter(pipeline.train_dataset(data.source, data.train, config, seed=config.seed + fold))
 
   manager = checkpoints.checkpoint_manager(os.path.join(workdir, 'checkpoints'),
-                                         config.keep_checkpoints)
-  history: list[dict] = []
-  start = 0
-  if manager.latest_step() is not None:
-    start = manager.latest_step()
-    restored = manager.restore(start, args=ocp.args.Composite(
-        state=ocp.args.StandardRestore(state), data=grain.checkpoint.CheckpointRestore(train_iter),
-        history=ocp.args.JsonRestore()))
-    state, history = restored['state'], restored['history']['epochs']
+                                           config.keep_checkpoints)
+  resumed = _resume(manager, jax.eval_shape(init, init_rng), train_iter, log)
+  if resumed is not None:
+    start, state, history, progress = resumed
     log(f'fold {fold}: resumed at step {start} (epoch {start / steps_per_epoch:.2f})')
   else:
-    state = finetune.pretrain_into_state(config, state, data.source, data.train,
+    start, history = 0, []
+    progress = FoldProgress(patience_left=config.early_stopping_patience)
+    state = finetune.pretrain_into_state(config, init(init_rng), data.source, data.train,
                                          seed=config.seed + fold, mesh=mesh, log=log)
     state = finetune.pretrained_start(config, state, data.class_names, mesh)
 
   def save(step):
     manager.save(step, args=ocp.args.Composite(
         state=ocp.args.StandardSave(state), data=grain.checkpoint.CheckpointSave(train_iter),
-        history=ocp.args.JsonSave({'epochs': history})), force=True)
+        history=ocp.args.JsonSave({'epochs': history, 'progress': dataclasses.asdict(progress)})),
+                 force=True)
 
-  best_val, patience_left = -1.0, config.early_stopping_patience
-  window, window_start, seen = [], time.perf_counter(), 0
-  progress = _progress(total_steps, start, fold)
+  window, window_start = [], time.perf_counter()
+  bar = _progress(total_steps, start, fold)
   writer = _summary_writer(os.path.join(workdir, 'tensorboard'))
-  for step in range(start, total_steps):
+
+  def flush(done):
+    """The window's step metrics into the epoch's sums and the logs."""
+    nonlocal window, window_start
+    fetched, seconds = jax.device_get(window), time.perf_counter() - window_start
+    progress.add(fetched, seconds)
+    loss = float(np.mean([m['loss'] for m in fetched]))
+    train_acc = float(np.mean([m['accuracy'] for m in fetched]))
+    rate = len(fetched) * config.batch_size / max(seconds, 1e-9)
+    bar.set_postfix(epoch=done // steps_per_epoch, loss=f'{loss:.3f}', acc=f'{train_acc:.3f}',
+                    clips_s=f'{rate:.1f}')
+    for key, value in (('loss', loss), ('accuracy', train_acc), ('clips_per_s', rate)):
+      writer.add_scalar(f'train/{key}', value, done)
+    window, window_start = [], time.perf_counter()
+
+  last = start if progress.stopped else total_steps  # a fold stopped early stays stopped
+  for step in range(start, last):
     batch = steps_lib.shard_batch(next(train_iter), mesh)
     state, step_metrics = train_fn(state, batch, step_rng)
     window.append(step_metrics)
-    seen += config.batch_size
     done = step + 1
-    if done % config.log_every_steps == 0 or done % steps_per_epoch == 0:
-      fetched = jax.device_get(window)
-      loss = float(np.mean([m['loss'] for m in fetched]))
-      train_acc = float(np.mean([m['accuracy'] for m in fetched]))
-      rate = seen / (time.perf_counter() - window_start)
-      progress.set_postfix(epoch=done // steps_per_epoch, loss=f'{loss:.3f}',
-                           acc=f'{train_acc:.3f}', clips_s=f'{rate:.1f}')
-      writer.add_scalar('train/loss', loss, done)
-      writer.add_scalar('train/accuracy', train_acc, done)
-      writer.add_scalar('train/clips_per_s', rate, done)
-      window, window_start, seen = [], time.perf_counter(), 0
-    progress.update(1)
-    if done % steps_per_epoch == 0:
+    end_of_epoch = done % steps_per_epoch == 0
+    if end_of_epoch or done % config.log_every_steps == 0 or (
+        done % config.checkpoint_every_steps == 0):
+      flush(done)
+    bar.update(1)
+    if end_of_epoch:
       epoch = done // steps_per_epoch
-      test = evaluate_accuracy(eval_fn, state, data.source, data.test, config, mesh)
-      record = {'epoch': epoch, 'step': done, 'train_loss': loss, 'train_accuracy': train_acc,
-                'test_accuracy': test, 'clips_per_s': rate}
+      record = {'epoch': epoch, 'step': done, **progress.end_epoch(config.batch_size),
+                'test_accuracy': evaluate_accuracy(eval_fn, state, data.source, data.test, config,
+                                                   mesh)}
       if data.validation is not None and len(data.validation):
         record['val_accuracy'] = evaluate_accuracy(eval_fn, state, data.source,
                                                    data.validation, config, mesh)
+        if config.early_stopping_patience:
+          progress.validated(record['val_accuracy'], config.early_stopping_patience)
       history.append(record)
       for key in ('test_accuracy', 'val_accuracy'):
         if key in record:
@@ -131,17 +203,12 @@ def train_fold(config, workdir: str, data: FoldData, fold: int = 0, mesh=None, l
       log(f'fold {fold} epoch {epoch}/{config.num_epochs}: ' +
           ' '.join(f'{k}={v:.4f}' for k, v in record.items() if isinstance(v, float)))
       save(done)
-      if 'val_accuracy' in record and config.early_stopping_patience:
-        if record['val_accuracy'] > best_val:
-          best_val, patience_left = record['val_accuracy'], config.early_stopping_patience
-        else:
-          patience_left -= 1
-          if patience_left <= 0:
-            log(f'fold {fold}: early stop at epoch {epoch}')
-            break
+      if progress.stopped:
+        log(f'fold {fold}: early stop at epoch {epoch}')
+        break
     elif done % config.checkpoint_every_steps == 0:
       save(done)
-  progress.close()
+  bar.close()
   writer.close()
   if hasattr(train_iter, 'close'):
     train_iter.close()  # stops Grain's worker processes, if any
@@ -151,7 +218,7 @@ def train_fold(config, workdir: str, data: FoldData, fold: int = 0, mesh=None, l
   matrix = metrics_lib.confusion_matrix(labels, np.argmax(probabilities, -1), config.num_classes)
   result = metrics_lib.summarize(matrix, data.class_names, tuple(config.get('extra_metrics', ())))
   result.update(steps=int(jax.device_get(state.step)), views=report.views(config),
-                history=history)
+                history=history, config=json.loads(config.to_json()))
   if jax.process_index() == 0:
     video_ids = (data.video_ids[data.test] if data.video_ids is not None else
                  [pipeline.as_text(data.source[int(i)]['video_id']) for i in data.test])

@@ -6,13 +6,20 @@ test indices; validation (early stopping) is always drawn from the training part
 validation split, never the test part.
 
 A finished fold leaves `fold_K/result.json` and is never retrained; an unfinished one resumes from
-its checkpoints. Running the same command again therefore continues a killed run.
+its checkpoints. Running the same command again therefore continues a killed run. A workdir keeps
+the config that made it: a run with a config that computes something else stops at start, listing
+the differences, unless told to continue with it or to start over (`prepare_workdir`).
+
+With several processes every process runs all of this; process 0 alone builds the dataset and
+writes the files the processes share (config, data record, folds, results, predictions, figures).
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
+import re
+import shutil
 
 import jax
 import ml_collections
@@ -115,8 +122,54 @@ def describe_contract(record) -> str:
           f'{side}px{upscaled}, {record.image_size}px crops')
 
 
-def train_and_evaluate(config, workdir: str, log=print) -> dict:
-  """Runs `config.protocol` over `config.dataset` in `workdir`; returns the results dict."""
+RUN_FILES = (checkpoints.CONFIG_FILE, checkpoints.DATA_FILE, 'folds.json', 'results.json',
+             'results.csv', 'confusion_matrix.png')
+
+
+def prepare_workdir(config, workdir: str, overwrite: bool = False,
+                    resume_with_changed_config: bool = False, log=print) -> None:
+  """Checks `config` against the one that made `workdir` (its config.json).
+
+  A difference in what the run computes (`checkpoints.config_differences`) stops the run with the
+  differing keys, unless `resume_with_changed_config` (finished folds are kept, each with the
+  config in its result.json and fold_K/config.json; unfinished ones resume with this config).
+  `overwrite` removes the workdir's run files (config, data record, folds, results, fold_K
+  folders; nothing else) so that the run starts over.
+  """
+  if overwrite and resume_with_changed_config:
+    raise ValueError('--overwrite and --resume_with_changed_config: choose one')
+  os.makedirs(workdir, exist_ok=True)
+  if overwrite:
+    if jax.process_index() == 0:
+      for name in os.listdir(workdir):
+        path = os.path.join(workdir, name)
+        if name in RUN_FILES:
+          os.remove(path)
+        elif re.fullmatch(r'fold_\d+', name) and os.path.isdir(path):
+          shutil.rmtree(path)
+    steps.sync_processes('emojax: workdir cleared')
+    return
+  path = os.path.join(workdir, checkpoints.CONFIG_FILE)
+  if not os.path.exists(path):
+    return
+  differences = checkpoints.config_differences(checkpoints.read_config(path), config)
+  if not differences:
+    return
+  listed = '; '.join(differences)
+  if not resume_with_changed_config:
+    raise ValueError(
+        f'{path}: this workdir was made with another config ({listed}). Run with '
+        '--resume_with_changed_config to continue it with this config (finished folds keep their '
+        'results), with --overwrite to start it over, or give another --workdir')
+  log(f'{workdir}: continuing with a changed config ({listed}); finished folds keep theirs')
+
+
+def train_and_evaluate(config, workdir: str, log=print, overwrite: bool = False,
+                       resume_with_changed_config: bool = False) -> dict:
+  """Runs `config.protocol` over `config.dataset` in `workdir`; returns the results dict.
+
+  `overwrite` / `resume_with_changed_config`: see `prepare_workdir`.
+  """
   check_config(config)
   pipeline.check_sampling(config, datasets.data_record(datasets.dataset_builder(config)))
   source, record, example_splits = datasets.load_splits(config)
@@ -124,7 +177,8 @@ def train_and_evaluate(config, workdir: str, log=print) -> dict:
   config = with_dataset_classes(config, class_names)
   index = pipeline.read_index(source, class_names)
   record = pipeline.data_contract(record, config, index)
-  os.makedirs(workdir, exist_ok=True)
+  prepare_workdir(config, workdir, overwrite, resume_with_changed_config, log)
+  steps.sync_processes('emojax: workdir checked')  # by all, before process 0 writes config.json
   if jax.process_index() == 0:
     checkpoints.save_config(config, workdir)
     checkpoints.save_data_record(record, workdir)
@@ -132,9 +186,10 @@ def train_and_evaluate(config, workdir: str, log=print) -> dict:
   assignment = [fold.held_out for fold in plan]
   if config.fold >= len(plan):
     raise ValueError(f'config.fold={config.fold} but the protocol has {len(plan)} folds')
-  with open(os.path.join(workdir, 'folds.json'), 'w') as f:
-    json.dump({'protocol': config.protocol, 'seed': config.fold_seed,
-               plan[0].held_out_key: assignment}, f, indent=2)
+  if jax.process_index() == 0:
+    with open(os.path.join(workdir, 'folds.json'), 'w') as f:
+      json.dump({'protocol': config.protocol, 'seed': config.fold_seed,
+                 plan[0].held_out_key: assignment}, f, indent=2)
   run = range(len(plan)) if config.fold < 0 else [config.fold]
   splits = ', '.join(f'{n}: {c}' for n, c in zip(*np.unique(example_splits, return_counts=True)))
   log(f'{config.model.name} on {config.dataset.name}: {len(index.labels)} videos ({splits}), '
@@ -152,6 +207,9 @@ def train_and_evaluate(config, workdir: str, log=print) -> dict:
       log(f'fold {k}: already finished, accuracy {results[k]["accuracy"]:.4f}')
       continue
     fold = plan[k]
+    if jax.process_index() == 0:
+      os.makedirs(fold_dir, exist_ok=True)
+      checkpoints.save_config(config, fold_dir)
     data = loop.FoldData(source, fold.train, fold.test, class_names, fold.validation,
                          index.video_ids)
     result = loop.train_fold(config, fold_dir, data, fold=k, mesh=mesh, log=log)

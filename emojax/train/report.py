@@ -10,6 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
+from emojax import checkpoints
 from emojax.data import sampling
 
 PREDICTIONS_FILE = 'predictions.csv'
@@ -126,6 +127,17 @@ def _frame_baseline_summary(folds: Sequence[dict]) -> dict:
       'classes_mapped': folds[0]['frame_baseline']['classes_mapped']}}
 
 
+def fold_summary(result: dict, config) -> dict:
+  """A fold's result.json for results.json: without its history and config, but with
+  `config_differs` where the fold was made with another config than the run's."""
+  summary = {key: v for key, v in result.items() if key not in ('history', 'config')}
+  differences = checkpoints.config_differences(result['config'], config) if (
+      'config' in result) else []
+  if differences:
+    summary['config_differs'] = differences
+  return summary
+
+
 def write_results(workdir: str, folds: dict, assignment: Sequence[Sequence[str]], class_names,
                   config) -> dict:
   """Writes results.json / results.csv / confusion_matrix.png for the folds run so far."""
@@ -138,7 +150,7 @@ def write_results(workdir: str, folds: dict, assignment: Sequence[Sequence[str]]
       'protocol': config.protocol,
       'class_names': list(class_names),
       'views': views(config),
-      'folds': {str(k): {key: v for key, v in folds[k].items() if key != 'history'} for k in keys},
+      'folds': {str(k): fold_summary(folds[k], config) for k in keys},
       **means,
       'confusion_matrix': total.tolist(),
       **({'svm_accuracy': mean_std([folds[k]['svm']['accuracy'] for k in keys])}

@@ -77,23 +77,47 @@ def replicated(mesh: jax.sharding.Mesh) -> NamedSharding:
 
 
 def replicate(tree, mesh: jax.sharding.Mesh):
-  """Places a pytree (e.g. a fresh train state) replicated on every device of `mesh`."""
-  return jax.device_put(tree, replicated(mesh))
+  """Places a pytree (e.g. a fresh train state) replicated on every device of `mesh`.
+
+  With several processes each gives its own copy of the (equal) values for its devices, since
+  `jax.device_put` cannot reach the other processes' devices; global arrays stay as they are.
+  """
+  if jax.process_count() == 1:
+    return jax.device_put(tree, replicated(mesh))
+
+  def leaf(x):
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:
+      return x
+    return multihost_utils.host_local_array_to_global_array(x, mesh, P())
+
+  return jax.tree.map(leaf, tree)
 
 
 def gather_outputs(fn, state, batches, mesh: jax.sharding.Mesh, keys=('label',)):
   """Runs the sharded `fn(state, batch)` over padded batches (each with a `mask` of real examples);
-  returns `(outputs, {key: values})` of the real examples for the batch entries `keys`, gathered
-  from every process."""
+  returns `(outputs, {key: values})` of the real examples for the batch entries `keys`.
+
+  The outputs, the mask and the `keys` are all read from the same global arrays, in mesh order
+  (which on some meshes is not process order), from every process.
+  """
   outputs, gathered = [], {key: [] for key in keys}
-
-  def gather(x):
-    return np.asarray(multihost_utils.process_allgather(x, tiled=True))
-
   for batch in batches:
-    out = fn(state, shard_batch(batch, mesh))
-    mask = gather(batch['mask'])
-    outputs.append(gather(out)[mask])
+    sharded = shard_batch(batch, mesh)
+    mask = global_value(sharded['mask'])
+    outputs.append(global_value(fn(state, sharded))[mask])
     for key in keys:
-      gathered[key].append(gather(batch[key])[mask])
+      gathered[key].append(global_value(sharded[key])[mask])
   return np.concatenate(outputs), {key: np.concatenate(v) for key, v in gathered.items()}
+
+
+def global_value(x: jax.Array) -> np.ndarray:
+  """The whole of a global array on this host, from every process's shards."""
+  if x.is_fully_addressable:
+    return np.asarray(x)
+  return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+
+
+def sync_processes(name: str) -> None:
+  """Waits until every process has reached the point called `name` (no-op with one process)."""
+  if jax.process_count() > 1:
+    multihost_utils.sync_global_devices(name)
