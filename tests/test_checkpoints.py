@@ -55,21 +55,24 @@ def _run_fold(workdir, devices: int, epochs: int) -> dict:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('saved_on, restored_on', [(4, 1), (1, 4)])
-def test_a_fold_saved_on_some_devices_restores_and_resumes_on_others(tmp_path, saved_on,
-                                                                    restored_on):
+def test_a_fold_saved_on_some_devices_restores_and_resumes_on_others(tmp_path):
   """Restore reads a checkpoint of another device count onto this machine's devices with the
-  saving machine's predictions, and training resumes from it."""
+  saving machine's predictions, and training resumes from it: saved on 4 devices, resumed on 1,
+  then on 4 again (one chain, so each direction is crossed once)."""
   start = time.perf_counter()
-  saved = _run_fold(tmp_path, saved_on, epochs=1)
-  assert saved['devices'] == saved_on and saved['restored_on'] == saved_on and saved['step'] == 2
+  saved = _run_fold(tmp_path, 4, epochs=1)
+  assert saved['devices'] == 4 and saved['restored_on'] == 4 and saved['step'] == 2
   np.testing.assert_allclose(saved['single'], saved['spread'], atol=1e-5)
-  moved = _run_fold(tmp_path, restored_on, epochs=2)
-  assert moved['devices'] == restored_on and moved['restored_on'] == restored_on
-  np.testing.assert_allclose(moved['before'], saved['spread'], atol=1e-5)
-  assert 'fold 0: resumed at step 2 (epoch 1.00)' in moved['log'] and moved['step'] == 4
-  np.testing.assert_allclose(moved['single'], moved['spread'], atol=1e-5)
-  print(f'saved on {saved_on}, restored on {restored_on}: {time.perf_counter() - start:.1f} s')
+  previous = saved
+  for devices, epochs in ((1, 2), (4, 3)):
+    moved = _run_fold(tmp_path, devices, epochs=epochs)
+    assert moved['devices'] == devices and moved['restored_on'] == devices
+    np.testing.assert_allclose(moved['before'], previous['spread'], atol=1e-5)
+    assert f'fold 0: resumed at step {previous["step"]} (epoch {epochs - 1}.00)' in moved['log']
+    assert moved['step'] == 2 * epochs
+    np.testing.assert_allclose(moved['single'], moved['spread'], atol=1e-5)
+    previous = moved
+  print(f'4 -> 1 -> 4 devices: {time.perf_counter() - start:.1f} s')
 
 
 def _save_steps(workdir, config, steps):

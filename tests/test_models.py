@@ -239,7 +239,7 @@ def test_gradients_reach_every_parameter():
   net = EmotionNet(num_classes=6, depth=10, width=4, num_heads=2, num_layers=1,
                    convlstm_peephole=True)
   x = jax.random.normal(jax.random.key(0), (2, 4, 24, 24, 3))
-  variables = net.init(jax.random.key(1), x, train=False)
+  variables = jax.jit(lambda x: net.init(jax.random.key(1), x, train=False))(x)
   # Zero-initialised residual-branch scales and peepholes would hide the layers behind them.
   leaves, treedef = jax.tree.flatten(variables['params'])
   keys = jax.random.split(jax.random.key(2), len(leaves))
@@ -251,7 +251,7 @@ def test_gradients_reach_every_parameter():
                           train=True, mutable=['batch_stats'])
     return jax.nn.log_softmax(logits)[:, 0].sum()
 
-  grads = jax.grad(loss)(params)
+  grads = jax.jit(jax.grad(loss))(params)
   flat = jax.tree_util.tree_leaves_with_path(grads)
   zero = [jax.tree_util.keystr(p) for p, g in flat if not np.any(np.asarray(g) != 0)]
   assert not zero, f'parameters without gradient: {zero}'
