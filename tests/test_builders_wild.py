@@ -159,5 +159,5 @@ def test_dfew_warns_when_a_train_csv_is_not_the_other_folds(tmp_path, caplog):
   folds, _, fold_of = dfew.list_folds(split_dir, dfew.find_clip_dirs(fake.root))
   with caplog.at_level(logging.WARNING):
     dfew.check_train_files(split_dir, fold_of)
-  assert 'set_1.csv: its train csv lists 2 clips' in caplog.text
+  assert 'set_1.csv: its train list has 2 clips' in caplog.text
   assert 'set_2.csv' not in caplog.text

@@ -11,7 +11,7 @@ import re
 import tensorflow_datasets as tfds
 from etils import epath
 
-from tfds_builders import archives, common, layouts
+from tfds_builders import archives, common, layouts, official_folds
 
 log = logging.getLogger(__name__)
 
@@ -118,39 +118,21 @@ def split_files(split_dir: epath.Path, pattern: re.Pattern) -> dict[int, epath.P
 
 
 def list_folds(split_dir: epath.Path, clip_dirs: dict[str, epath.Path]):
-  """Sources per fold (its test set) and skipped entries."""
-  folds, skipped, fold_of = {}, [], {}
-  for k, path in split_files(split_dir, TEST_DIR).items():
-    rows, bad = read_split_csv(path)
-    skipped.extend(bad)
-    sources = []
-    for clip, label, line in rows:
-      where = f'{path}:{line}'
-      if clip in fold_of:
-        skipped.append(common.Skipped(where, f'duplicate: clip {clip} is in {fold_of[clip]}'))
-        continue
-      fold_of[clip] = layouts.fold_name(k)
-      folder = clip_dirs.get(clip)
-      frames = layouts.image_files(folder) if folder is not None else []
-      if not frames:
-        why = 'no frame folder' if folder is None else f'no frames in {folder}'
-        skipped.append(common.Skipped(where, f'missing: clip {clip}: {why}'))
-        continue
-      sources.append(common.Source(video_id=clip, label=CLASS_NAMES[label - 1], subject=clip,
-                                   path=str(folder), frames=tuple(str(p) for p in frames)))
-    folds[layouts.fold_name(k)] = sources
-  return folds, skipped, fold_of
+  """Sources per fold (its test set), skipped entries, and the fold of each listed clip."""
+  def source_of(clip, label):
+    folder = clip_dirs.get(clip)
+    frames = layouts.image_files(folder) if folder is not None else []
+    if not frames:
+      return 'no frame folder' if folder is None else f'no frames in {folder}'
+    return common.Source(video_id=clip, label=CLASS_NAMES[label - 1], subject=clip,
+                         path=str(folder), frames=tuple(str(p) for p in frames))
+  return official_folds.fold_splits(split_files(split_dir, TEST_DIR), read_split_csv, source_of)
 
 
 def check_train_files(split_dir: epath.Path, fold_of: dict[str, str]) -> None:
   """Warns when a fold's train csv is not the union of the other folds' test csvs."""
-  for k, path in split_files(split_dir, TRAIN_DIR).items():
-    train = {clip for clip, _, _ in read_split_csv(path)[0]}
-    others = {c for c, f in fold_of.items() if f != layouts.fold_name(k)}
-    if train != others:
-      log.warning('DFEW %s: its train csv lists %d clips, the other folds\' test csvs %d (%d '
-                  'differ); folds train on the other folds\' test sets', path, len(train),
-                  len(others), len(train ^ others))
+  official_folds.warn_if_train_lists_differ('DFEW', split_files(split_dir, TRAIN_DIR),
+                                            read_split_csv, fold_of)
 
 
 class Dfew(common.VideoBuilder):

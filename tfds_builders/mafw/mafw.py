@@ -10,7 +10,7 @@ import re
 import tensorflow_datasets as tfds
 from etils import epath
 
-from tfds_builders import archives, common, emotions, layouts
+from tfds_builders import archives, common, emotions, layouts, official_folds
 
 log = logging.getLogger(__name__)
 
@@ -125,39 +125,22 @@ def split_files(split_dir: epath.Path, name: str) -> dict[int, epath.Path]:
 
 def list_folds(split_dir: epath.Path, clips: dict[str, epath.Path], source: str = 'clips'):
   """Sources per fold (its test list), skipped entries, and the fold of each listed clip."""
-  folds, skipped, fold_of = {}, [], {}
-  for k, path in split_files(split_dir, 'test.txt').items():
-    rows, bad = read_split_file(path)
-    skipped.extend(bad)
-    sources = []
-    for clip, label, line in rows:
-      where = f'{path}:{line}'
-      if clip in fold_of:
-        skipped.append(common.Skipped(where, f'duplicate: clip {clip} is in {fold_of[clip]}'))
-        continue
-      fold_of[clip] = layouts.fold_name(k)
-      found = clips.get(clip)
-      frames = layouts.image_files(found) if found is not None and source != 'clips' else []
-      if found is None or (source != 'clips' and not frames):
-        why = (f'no frames in {found}' if found is not None else
-               'no video file' if source == 'clips' else f'no folder in {source}')
-        skipped.append(common.Skipped(where, f'missing: clip {clip}: {why}'))
-        continue
-      sources.append(common.Source(video_id=clip, label=label, subject=clip, path=str(found),
-                                   frames=tuple(str(p) for p in frames)))
-    folds[layouts.fold_name(k)] = sources
-  return folds, skipped, fold_of
+  def source_of(clip, label):
+    found = clips.get(clip)
+    frames = layouts.image_files(found) if found is not None and source != 'clips' else []
+    if found is None or (source != 'clips' and not frames):
+      return (f'no frames in {found}' if found is not None else
+              'no video file' if source == 'clips' else f'no folder in {source}')
+    return common.Source(video_id=clip, label=label, subject=clip, path=str(found),
+                         frames=tuple(str(p) for p in frames))
+  return official_folds.fold_splits(split_files(split_dir, 'test.txt'), read_split_file,
+                                    source_of)
 
 
 def check_train_files(split_dir: epath.Path, fold_of: dict[str, str]) -> None:
   """Warns when a fold's `train.txt` is not the union of the other folds' `test.txt`."""
-  for k, path in split_files(split_dir, 'train.txt').items():
-    train = {clip for clip, _, _ in read_split_file(path)[0]}
-    others = {c for c, f in fold_of.items() if f != layouts.fold_name(k)}
-    if train != others:
-      log.warning("MAFW %s: its train list has %d clips, the other folds' test lists %d (%d "
-                  "differ); folds train on the other folds' test sets", path, len(train),
-                  len(others), len(train ^ others))
+  official_folds.warn_if_train_lists_differ('MAFW', split_files(split_dir, 'train.txt'),
+                                            read_split_file, fold_of)
 
 
 class Mafw(common.VideoBuilder):
