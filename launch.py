@@ -6,6 +6,7 @@ JAX_NUM_PROCESSES, JAX_PROCESS_ID); `--distributed` alone lets JAX find them on 
 (SLURM, Open MPI, Cloud TPU).
 """
 import os
+import sys
 
 from absl import app, flags, logging
 from ml_collections import config_flags
@@ -53,19 +54,42 @@ def distributed_settings() -> dict:
   return given
 
 
+def parse_flags(argv: list[str]) -> list[str]:
+  """absl's parsing, with a mistyped or ill-typed `--config.KEY=VALUE` (which ml_collections
+  raises as a Python exception) told in one line, without a traceback."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    message = str(e)
+  except (AttributeError, KeyError) as e:  # ml_collections: a key the config lacks
+    text = str(e).encode().decode('unicode_escape')
+    hint = text[text.find('Did you mean'):].rstrip('\'"') if 'Did you mean' in text else ''
+    message = f'the config has no such key. {hint}'.strip()
+  except (TypeError, ValueError) as e:  # ml_collections: a value of the wrong type
+    message = ' '.join(str(e).split())
+  given = [a.split('=')[0] for a in argv[1:] if a.startswith('--config.')]
+  print(f'error: {message} ({" ".join(given) or "the flags"}; see --helpfull)', file=sys.stderr)
+  sys.exit(2)
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   if not flags.FLAGS['verbosity'].present:
     logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO; -v 0 brings it back
   import jax
+
+  from emojax.errors import UserError, exit_with
+  from emojax.train import train_and_evaluate
   settings = distributed_settings()
   if _DISTRIBUTED.value or settings:
     jax.distributed.initialize(**settings)
-  from emojax.train import train_and_evaluate
-  train_and_evaluate(_CONFIG.value, _WORKDIR.value, overwrite=_OVERWRITE.value,
-                     resume_with_changed_config=_RESUME_CHANGED.value)
+  try:
+    train_and_evaluate(_CONFIG.value, _WORKDIR.value, overwrite=_OVERWRITE.value,
+                       resume_with_changed_config=_RESUME_CHANGED.value)
+  except UserError as e:
+    exit_with(e, flag_prefix='--config.')
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=parse_flags)

@@ -15,11 +15,11 @@ from configs import enterface_rfscnn
 
 
 def get_config(streams: str = 'both'):
-  config = enterface_rfscnn.get_config(streams)
+  config = enterface_rfscnn.base_config()
   config.dataset.name = 'afew'
   config.dataset.config = 'flow'  # whole face tracks + their Farneback flow, computed once
   config.protocol = 'official_split'
   config.splits.train = 'train'
   config.splits.validation = ''
   config.splits.test = 'validation'
-  return config
+  return enterface_rfscnn.finish(config, streams)

@@ -19,7 +19,7 @@ labels reports on validation and stops early on a tenth of the training speakers
 """
 import ml_collections
 
-from configs import default
+from configs import default, stages
 
 
 def get_config():
@@ -35,14 +35,9 @@ def get_config():
   config.model.fc_features = (1024, 1024)
   config.model.lstm_features = 512
   config.model.use_attention = True
-  config.model.freeze_cnn = True  # fine-tune with the conv layers frozen (after pre-training)
+  config.model.freeze_cnn = True  # fine-tune with the conv layers frozen (after stage `frames`)
   config.model.dropout_rate = 0.5
   config.model.dtype = 'float32'
-
-  config.pretrain = ml_collections.ConfigDict()
-  config.pretrain.enabled = True  # frame-level pre-training of the CNN on the training frames
-  config.pretrain.num_epochs = 10
-  config.pretrain.learning_rate = 1e-4
 
   config.batch_size = 8
   config.num_epochs = 100
@@ -53,8 +48,10 @@ def get_config():
   config.early_stopping_patience = 10
 
   config.protocol = 'official_split'
+  config.num_folds = 0
   config.splits.train = 'train'
   config.splits.validation = 'validation'
   config.splits.test = 'test'
   config.extra_metrics = ('macro_precision',)
-  return config
+  # Frame-level pre-training of the CNN on the training frames: stage `frames`.
+  return stages.frame_cnn_stage(config, num_epochs=10, learning_rate=1e-4)

@@ -1,6 +1,9 @@
 """Shared defaults of every experiment: the main paper's settings on Oulu-CASIA.
 
-Each experiment config starts from `get_config()` here and overrides what differs.
+Each experiment config starts from `get_config()` here and overrides what differs. Every setting
+any code reads is here, with its default; `config.model` holds the named model's module fields
+(emojax/models/), a field left out taking the module's own default. `emojax.train.validate`
+checks a whole config once, at the start of a run.
 """
 import ml_collections
 
@@ -48,6 +51,12 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.conv_impl = 'auto'  # per layer: 'xla' on GPU; 'frames' | 'frame_taps' | 'matmul' on CPU
   config.model.dtype = 'float32'
 
+  # Optical-flow images (dx, dy, magnitude) appended to the RGB channels, for two-stream models:
+  # '' for none, else 'farneback' | 'dis' | 'tvl1' (emojax/data/flow.py). A dataset config that
+  # stores flow ('flow') must match it; otherwise the pipeline computes it from each clip.
+  config.flow = ml_collections.ConfigDict()
+  config.flow.method = ''
+
   config.batch_size = 4  # global, over every device
   config.eval_batch_size = 8
   config.num_epochs = 100
@@ -78,7 +87,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.splits.train = 'train'
   config.splits.validation = ''  # '' draws validation_fraction of the training part instead
   config.splits.test = 'test'
-  config.num_folds = 10
+  config.num_folds = 10  # 'kfold' only: subject folds; leave 0 for the other protocols
   config.fold = -1  # -1 runs every fold; K runs fold K alone
   config.fold_seed = 0
   config.validation_fraction = 0.0  # of training subjects, for early stopping only
@@ -88,6 +97,23 @@ def get_config() -> ml_collections.ConfigDict:
   # Score the per-frame FER2013 network (zero-shot) on each fold's test videos too: the baseline
   # beside the model in results.json / results.csv (emojax/train/baseline.py).
   config.report_frame_baseline = True
+
+  # An SVM on the model's features, fitted per fold on its training videos (RFSCNN's last stage;
+  # emojax/evaluate/svm.py), reported beside the softmax result.
+  config.svm = ml_collections.ConfigDict()
+  config.svm.enabled = False
+  config.svm.kernel = 'linear'  # | 'rbf'
+  config.svm.C = 1.0
+
+  # Training stages (emojax/train/stages.py): NAME -> a complete config trained first, per fold,
+  # under W/stages/NAME (same dataset and folds), e.g. the RFSCNN's streams (configs/stages.py).
+  config.stages = ml_collections.ConfigDict()
+  # Where a fold's parameters start, beside the model's own pretrained parts: sub-trees of
+  # earlier runs' parameters (with their BatchNorm statistics).
+  config.init_from = ml_collections.ConfigDict()
+  config.init_from.stages = ()  # names in config.stages; their fold K starts fold K
+  config.init_from.workdir = ''  # a finished run: its fold K (or its only fold) starts fold K
+  config.init_from.subtrees = ()  # the sub-trees copied, e.g. ('cnn',), each from one source
 
   config.data_workers = 0  # grain worker processes (0: threads in this process)
   config.data_threads = 4

@@ -7,7 +7,7 @@ setting is configs/cheavd_attention_lstm.py (ACC 38.49%, macro recall 23.04% on 
 """
 import ml_collections
 
-from configs import demo
+from configs import demo, stages
 
 
 def get_config():
@@ -24,8 +24,4 @@ def get_config():
   config.model.dropout_rate = 0.2
   config.model.dtype = 'float32'
 
-  config.pretrain = ml_collections.ConfigDict()
-  config.pretrain.enabled = True
-  config.pretrain.num_epochs = 6
-  config.pretrain.learning_rate = 1e-3
-  return config
+  return stages.frame_cnn_stage(config, num_epochs=6, learning_rate=1e-3)

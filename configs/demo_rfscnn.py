@@ -31,11 +31,6 @@ def get_config():
   config.model.dropout_rate = 0.2
   config.model.dtype = 'float32'
 
-  config.flow = ml_collections.ConfigDict()
-  config.flow.method = 'farneback'
-
-  config.svm = ml_collections.ConfigDict()
+  config.flow.method = 'farneback'  # computed from each clip (the dataset stores none)
   config.svm.enabled = True
-  config.svm.kernel = 'linear'
-  config.svm.C = 1.0
   return config

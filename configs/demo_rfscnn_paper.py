@@ -8,20 +8,12 @@ multiplication fusion and head on the frozen streams; softmax and SVM accuracies
 The paper's setting is configs/enterface_rfscnn.py; end to end with wider CNNs:
 configs/demo_rfscnn.py.
 """
-import ml_collections
-
-from configs import demo_rfscnn
+from configs import demo_rfscnn, stages
 
 
 def get_config():
   config = demo_rfscnn.get_config()
   config.model.cnn_features = (8, 16)
   config.model.fc_features = 64
-  config.model.freeze_streams = True
-
-  config.pretrain = ml_collections.ConfigDict()
-  config.pretrain.enabled = True
-  config.pretrain.num_epochs = 8
-  config.pretrain.learning_rate = 1e-3
   config.num_epochs = 4  # stage 2: fusion and head
-  return config
+  return stages.rfscnn_two_stage(config, num_epochs=8, learning_rate=1e-3)

@@ -21,4 +21,5 @@ def get_config():
   config.dataset.name = 'dfew'
   config.dataset.config = 'default'
   config.protocol = 'official_folds'
+  config.num_folds = 0
   return config

@@ -14,10 +14,11 @@ the paper: training draws a random 16-frame segment of each stored video every e
 takes 4 evenly spaced segments per video, and the SVM's video feature is their stream features
 averaged, then fused (`emojax.train.svm`); the softmax accuracy averages their logits.
 
-Trained as the paper, streams first: each stream with its own softmax head (`config.pretrain`,
-stage 1), then the fusion and head on the frozen streams (`config.model.freeze_streams`, stage 2,
+Trained as the paper, streams first: each stream with its own softmax head, a training stage of
+its own per fold (`config.stages.spatial`, `config.stages.temporal`: 50 epochs at 1e-4, under
+W/stages/), then the fusion and head on the frozen streams (`config.model.freeze_streams`,
 `num_epochs` / `learning_rate`). End to end instead:
-`--config.pretrain.enabled=False --config.model.freeze_streams=False`.
+`--config.init_from.stages=() --config.init_from.subtrees=() --config.model.freeze_streams=False`.
 
 Table 1's one-stream rows (the stream alone, trained as stage 1 trains it; RML and AFEW alike):
 
@@ -26,10 +27,14 @@ Table 1's one-stream rows (the stream alone, trained as stage 1 trains it; RML a
 """
 import ml_collections
 
-from configs import enterface
+from configs import enterface, stages
+
+STAGE_EPOCHS = 50  # stage 1, each stream
+STAGE_LEARNING_RATE = 1e-4
 
 
-def get_config(streams: str = 'both'):
+def base_config():
+  """The two-stream network and its data on eNTERFACE'05, before the training recipe."""
   config = enterface.get_config()
   config.dataset.config = 'flow'  # whole face tracks + their Farneback flow, computed once
   config.sampling.method = 'random_segment'  # a random 16-frame segment per video per epoch
@@ -46,19 +51,12 @@ def get_config(streams: str = 'both'):
   config.model.streams = 'both'  # | 'spatial' | 'temporal' (get_config's argument)
   config.model.fusion = 'product'  # | 'concat' | 'sum'
   config.model.normalize_fused = True  # BatchNorm before the softmax head (not the SVM's features)
-  config.model.freeze_streams = True  # stage 2 trains the fusion and head only
+  config.model.freeze_streams = False  # `finish` freezes them for stage 2
   config.model.dropout_rate = 0.5
   config.model.dtype = 'float32'
 
-  config.pretrain = ml_collections.ConfigDict()  # stage 1: each stream with its own softmax head
-  config.pretrain.enabled = True
-  config.pretrain.num_epochs = 50
-  config.pretrain.learning_rate = 1e-4
+  config.flow.method = 'farneback'  # the dataset's stored flow
 
-  config.flow = ml_collections.ConfigDict()
-  config.flow.method = 'farneback'  # | 'dis' | 'tvl1' (needs opencv-contrib)
-
-  config.svm = ml_collections.ConfigDict()
   config.svm.enabled = True
   config.svm.kernel = 'linear'  # | 'rbf'
   config.svm.C = 1.0
@@ -67,15 +65,21 @@ def get_config(streams: str = 'both'):
   config.num_epochs = 10  # stage 2
   config.learning_rate = 1e-3
   config.protocol = 'loso'
-  return one_stream(config, streams) if streams != 'both' else config
-
-
-def one_stream(config, stream: str):
-  """`config` as Table 1's row of `stream` ('spatial' or 'temporal') alone: the one-stream model,
-  trained as stage 1 trains that stream."""
-  config.model.streams = stream
-  config.model.freeze_streams = False
-  config.num_epochs = config.pretrain.num_epochs
-  config.learning_rate = config.pretrain.learning_rate
-  config.pretrain.enabled = False
+  config.num_folds = 0
   return config
+
+
+def finish(config, streams: str = 'both'):
+  """`config` (a `base_config`, perhaps on another dataset) with the paper's training: streams
+  first, then fusion; or, for `streams` 'spatial' / 'temporal', Table 1's one-stream row: the
+  stream alone, trained as its stage trains it (with the SVM)."""
+  if streams == 'both':
+    return stages.rfscnn_two_stage(config, STAGE_EPOCHS, STAGE_LEARNING_RATE)
+  row = stages.stream_stage(config, streams, STAGE_EPOCHS, STAGE_LEARNING_RATE, config.seed)
+  row.svm.enabled = config.svm.enabled
+  row.report_frame_baseline = config.report_frame_baseline
+  return row
+
+
+def get_config(streams: str = 'both'):
+  return finish(base_config(), streams)

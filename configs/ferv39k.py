@@ -20,6 +20,7 @@ def get_config():
   config.dataset.name = 'ferv39k'
   config.dataset.config = 'default'
   config.protocol = 'official_split'
+  config.num_folds = 0
   config.splits.train = 'train'
   config.splits.validation = ''
   config.splits.test = 'test'

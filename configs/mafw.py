@@ -22,4 +22,5 @@ def get_config():
   config.dataset.name = 'mafw'
   config.dataset.config = 'default'
   config.protocol = 'official_folds'
+  config.num_folds = 0
   return config

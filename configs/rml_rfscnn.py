@@ -14,8 +14,8 @@ from configs import enterface_rfscnn
 
 
 def get_config(streams: str = 'both'):
-  config = enterface_rfscnn.get_config(streams)
+  config = enterface_rfscnn.base_config()
   config.dataset.name = 'rml'
   config.dataset.config = 'flow'  # whole face tracks + their Farneback flow, computed once
   config.protocol = 'loso'
-  return config
+  return enterface_rfscnn.finish(config, streams)

@@ -2,12 +2,14 @@
 checkpoints of each fold, and `restore`, which reads them back for inference.
 
     W/config.json                  the run's config (JSON; nothing is unpickled)
-    W/data.json                    the run's data contract (`DataRecord`): classes, crops, sampling
+    W/data.json                    the run's data record (`emojax.data.record.DataRecord`):
+                                   classes, crops, flow, sampling, views
     W/fold_K/config.json           the config fold K was trained with (the run's, unless the run
                                    was continued with a changed config)
     W/fold_K/checkpoints/STEP/     Orbax: `state` (params, batch_stats, opt_state, step), plus the
                                    training loop's `data` (iterator position) and `history`
                                    (epochs so far, early-stopping state, the epoch's running sums)
+    W/stages/NAME/                 a training stage of the run, laid out as a run of its own
 
 A workdir keeps the config that made it: `config_differences` says what another config changes.
 Training (`emojax.train.loop`) writes through `checkpoint_manager` and restores into an abstract
@@ -26,58 +28,11 @@ from typing import Any, Callable
 
 import ml_collections
 
+from emojax.data import record as record_lib
+from emojax.data.record import DataRecord
+from emojax.errors import DataError
+
 CONFIG_FILE = 'config.json'
-DATA_FILE = 'data.json'
-
-
-@dataclasses.dataclass(frozen=True)
-class DataRecord:
-  """The data contract of a run: the dataset it trained on and how it drew clips from it.
-
-  The first four fields come from the dataset's builder info; the rest from the run's config and
-  the dataset's tracks (`emojax.data.pipeline.data_contract`). Prediction reads them, so its
-  windows span and sample what a training clip did. A field a run did not record is None.
-
-  Attributes:
-    dataset: TFDS name (with config) and version, e.g. 'oulu_casia/vl_strong:2.0.0'.
-    class_names: the dataset's classes in label order (its builder info's `ClassLabel`).
-    crop_size: side of the stored square face crops.
-    crop_margin: face-box margin of those crops (None: the dataset is not MTCNN-cropped).
-    fps: stored frames per second (the dataset's median).
-    median_frames: stored frames per video (the dataset's median).
-    image_size: side of the model input; the stored crop is resized to it plus `resize_margin`.
-    resize_margin: `config.augment.crop_margin`: crops were resized to image_size * (1 + margin)
-      and cut to image_size (random in training, centre in evaluation).
-    num_frames: frames per model clip.
-    sampling: `config.sampling` as used: {'method', 'num_fragments', 'stride'}.
-    whole_video: whether a clip spans the whole video (else one segment of it).
-    span_frames: stored frames one clip spans, first to last (for a whole video: the median one).
-    span_seconds: the same span in seconds.
-    views: evaluation's {'num_clips', 'num_crops', 'aggregate'}.
-  """
-  dataset: str
-  class_names: tuple[str, ...]
-  crop_size: int
-  crop_margin: float | None = None
-  fps: float | None = None
-  median_frames: int | None = None
-  image_size: int | None = None
-  resize_margin: float | None = None
-  num_frames: int | None = None
-  sampling: dict | None = None
-  whole_video: bool | None = None
-  span_frames: int | None = None
-  span_seconds: float | None = None
-  views: dict | None = None
-
-  def to_json(self) -> dict:
-    return {**dataclasses.asdict(self), 'class_names': list(self.class_names)}
-
-  @classmethod
-  def from_json(cls, values: dict) -> 'DataRecord':
-    fields = {f.name for f in dataclasses.fields(cls)}
-    values = {k: v for k, v in values.items() if k in fields}
-    return cls(**{**values, 'class_names': tuple(values['class_names'])})
 
 
 def checkpoint_manager(directory: str, keep: int):
@@ -128,11 +83,6 @@ def config_differences(old, new) -> list[str]:
           if key not in RUN_SETTINGS and old.get(key, absent) != new.get(key, absent)]
 
 
-def save_data_record(record: DataRecord, workdir: str) -> None:
-  with open(os.path.join(workdir, DATA_FILE), 'w') as f:
-    json.dump(record.to_json(), f, indent=2)
-
-
 @dataclasses.dataclass
 class Restored:
   """A trained model: its config, flax module, variables and the data it was trained on."""
@@ -141,14 +91,12 @@ class Restored:
   variables: dict
   step: int
   path: str
-  data: DataRecord | None = None
+  data: DataRecord
 
   @property
   def class_names(self) -> tuple[str, ...]:
-    """The training dataset's class names; `class_K` for a run that recorded none."""
-    if self.data is not None:
-      return self.data.class_names
-    return tuple(f'class_{k}' for k in range(self.config.num_classes))
+    """The training dataset's class names."""
+    return self.data.class_names
 
 
 def find_run_file(path: str, name: str) -> str | None:
@@ -162,13 +110,13 @@ def find_run_file(path: str, name: str) -> str | None:
   return None
 
 
-def read_data_record(path: str) -> DataRecord | None:
-  """The `DataRecord` of the run `path` belongs to, or None if it wrote none."""
-  found = find_run_file(path, DATA_FILE)
+def read_data_record(path: str) -> DataRecord:
+  """The `DataRecord` of the run `path` belongs to."""
+  found = find_run_file(path, record_lib.DATA_FILE)
   if found is None:
-    return None
-  with open(found) as f:
-    return DataRecord.from_json(json.load(f))
+    raise DataError(f'{path}: no {record_lib.DATA_FILE} in it or its parents; a workdir of '
+                    'launch.py has one')
+  return record_lib.load(found)
 
 
 def _checkpoints_dir(path: str, fold: int | None) -> str:
@@ -180,7 +128,7 @@ def _checkpoints_dir(path: str, fold: int | None) -> str:
   folds = sorted(int(d.split('_')[1]) for d in os.listdir(path)
                  if d.startswith('fold_') and os.path.isdir(os.path.join(path, d, 'checkpoints')))
   if not folds:
-    raise FileNotFoundError(f'{path}: no checkpoints (expected fold_K/checkpoints/STEP)')
+    raise DataError(f'{path}: no checkpoints (expected fold_K/checkpoints/STEP)')
   return os.path.join(path, f'fold_{folds[0] if fold is None else fold}', 'checkpoints')
 
 
@@ -239,13 +187,14 @@ def restore(path: str, fold: int | None = None, step: int | None = None, shardin
   from emojax import models
 
   if find_run_file(path, CONFIG_FILE) is None:
-    raise FileNotFoundError(f'{path}: no {CONFIG_FILE} in it or its parents; pass a workdir of '
-                            'launch.py, one of its fold_K folders, or a checkpoint folder in them')
+    raise DataError(f'{path}: no {CONFIG_FILE} in it or its parents; pass a workdir of '
+                    'launch.py, one of its fold_K folders, or a checkpoint folder in them')
   if os.path.basename(os.path.normpath(path)).isdigit():
     step = int(os.path.basename(os.path.normpath(path)))
     path = os.path.dirname(os.path.normpath(path))
   directory = _checkpoints_dir(path, fold)
   config_path = find_run_file(directory, CONFIG_FILE)
+  data = read_data_record(config_path)  # first: it refuses a workdir of another layout
   config = read_config(config_path)
   model = models.create_model(config)
   target = inference_target(model, config, sharding)
@@ -258,7 +207,6 @@ def restore(path: str, fold: int | None = None, step: int | None = None, shardin
   with ocp.CheckpointManager(directory) as manager:
     found = (step, read(step)) if step is not None else restore_newest(manager, read, log)
   if found is None:
-    raise FileNotFoundError(f'{directory}: no finished checkpoint')
+    raise DataError(f'{directory}: no finished checkpoint')
   step, variables = found
-  return Restored(config, model, dict(variables), int(step), directory,
-                  read_data_record(config_path))
+  return Restored(config, model, dict(variables), int(step), directory, data)

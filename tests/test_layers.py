@@ -11,12 +11,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGES = ('emojax', 'tfds_builders')
 # Lowest first; a module may import its own layer's modules and those of the layers below.
 LAYERS = (
-    ('emojax.xla_cpu',),
+    ('emojax.xla_cpu', 'emojax.errors', 'emojax.sharding'),
     ('emojax.models',),
     ('emojax.pretrained',),
-    ('emojax.checkpoints',),
     ('emojax.data',),
+    ('emojax.checkpoints',),
     ('tfds_builders',),
+    ('emojax.datasets',),
+    ('emojax.evaluate',),
     ('emojax.train',),
     ('emojax.predict',),
     ('emojax',),

@@ -20,11 +20,21 @@ import tfds_builders  # Registers the builders.
 from tfds_builders import archives, common
 
 
+class UsageError(Exception):
+  """A flag the user can fix."""
+
+
 def build(args) -> int:
   kwargs = {'data_dir': args.data_dir, 'file_format': args.file_format}
   if args.config:
     kwargs['config'] = args.config
+  if args.name not in tfds_builders.NAMES:
+    raise UsageError(f'{args.name!r} is not a dataset of emojax: one of '
+                     f'{" | ".join(tfds_builders.NAMES)}')
   cls = tfds.builder_cls(args.name)
+  configs = [c.name for c in cls.BUILDER_CONFIGS]
+  if args.config and args.config not in configs:
+    raise UsageError(f'--config={args.config}: {args.name} has the configs {" | ".join(configs)}')
   if issubclass(cls, common.VideoBuilder):
     kwargs['num_workers'] = args.num_workers
   builder = tfds.builder(args.name, **kwargs)
@@ -64,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
   logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
   try:
     return build(args)
-  except archives.ManualDirError as e:
+  except (archives.ManualDirError, UsageError) as e:
     print(f'error: {e}', file=sys.stderr)
     return 2
 

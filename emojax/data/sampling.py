@@ -19,7 +19,7 @@ Time (`Sampling`, from `config.sampling`):
 
 Space: the stored crop is resized to `image_size * (1 + crop_margin)` pixels (`resized_side`), then
 training takes a random `image_size` window of it and evaluation the centre, or `num_crops` of
-`CROP_POSITIONS`. The margin may never let a window cut into the face box (`check_crop_margin`).
+`CROP_POSITIONS`. The margin may never let a window cut into the face box (`max_crop_margin`).
 """
 from __future__ import annotations
 
@@ -29,9 +29,9 @@ import cv2
 import numpy as np
 
 from emojax.data.video import fixed_interval_indices
+from emojax.errors import ConfigError
 
 METHODS = ('fixed_interval', 'random_segment')
-AGGREGATES = ('logits', 'probabilities')
 # The crops of evaluation's `num_crops` views, in order: 3 crops are the centre and one diagonal.
 CROP_POSITIONS = ('centre', 'top_left', 'bottom_right', 'top_right', 'bottom_left')
 
@@ -46,20 +46,19 @@ class Sampling:
 
   def __post_init__(self):
     if self.method not in METHODS:
-      raise ValueError(f'config.sampling.method={self.method!r}: expected one of {METHODS}')
+      raise ConfigError(f'config.sampling.method={self.method!r}: expected one of {METHODS}')
     if self.num_frames < 1:
-      raise ValueError(f'config.num_frames={self.num_frames} must be at least 1')
+      raise ConfigError(f'config.num_frames={self.num_frames} must be at least 1')
     if self.num_fragments < 1 or self.num_frames % self.num_fragments:
-      raise ValueError(f'config.sampling.num_fragments={self.num_fragments} must be at least 1 '
+      raise ConfigError(f'config.sampling.num_fragments={self.num_fragments} must be at least 1 '
                        f'and divide config.num_frames={self.num_frames}')
     if self.stride < 1:
-      raise ValueError(f'config.sampling.stride={self.stride} must be at least 1')
+      raise ConfigError(f'config.sampling.stride={self.stride} must be at least 1')
 
   @classmethod
   def from_config(cls, config) -> Sampling:
-    block = config.get('sampling') or {}
-    return cls(method=block.get('method', 'fixed_interval'), num_frames=config.num_frames,
-               num_fragments=block.get('num_fragments', 1), stride=block.get('stride', 1))
+    return cls(method=config.sampling.method, num_frames=config.num_frames,
+               num_fragments=config.sampling.num_fragments, stride=config.sampling.stride)
 
   @property
   def fragment_frames(self) -> int:
@@ -121,7 +120,7 @@ class Sampling:
   def view_indices(self, num_stored: int, num_clips: int = 1) -> np.ndarray:
     """`[num_clips, num_frames]` indices of evaluation's evenly spaced clips."""
     if num_clips < 1:
-      raise ValueError(f'config.eval.num_clips={num_clips} must be at least 1')
+      raise ConfigError(f'config.eval.num_clips={num_clips} must be at least 1')
     return np.stack([
         np.concatenate([start + self._fragment(length, (k + 0.5) / num_clips)
                         for start, length in self._parts(num_stored)])
@@ -152,16 +151,6 @@ def max_crop_margin(face_margin: float) -> float:
   return face_margin / (1.0 + face_margin)
 
 
-def check_crop_margin(crop_margin: float, face_margin: float) -> None:
-  """Fails, naming the setting, when random or corner crops could cut into the face."""
-  limit = max_crop_margin(face_margin)
-  if not 0.0 <= crop_margin <= limit + 1e-9:
-    raise ValueError(
-        f'config.augment.crop_margin={crop_margin} must be in [0, {limit:.4f}]: the stored '
-        f'crops have a face margin of {face_margin}, so a window of 1/(1 + crop_margin) of the '
-        'resized crop would cut into the face')
-
-
 def resize_frames(frames: np.ndarray, side: int) -> np.ndarray:
   """`[T, S, S, C]` frames at `side` x `side` (area interpolation down, bilinear up)."""
   if frames.shape[1] == side and frames.shape[2] == side:
@@ -176,39 +165,8 @@ def resize_frames(frames: np.ndarray, side: int) -> np.ndarray:
 def crop_offsets(side: int, size: int, num_crops: int = 1) -> list[tuple[int, int]]:
   """(top, left) of the first `num_crops` of `CROP_POSITIONS` in a `side`-pixel square."""
   if not 1 <= num_crops <= len(CROP_POSITIONS):
-    raise ValueError(f'config.eval.num_crops={num_crops} must be in [1, {len(CROP_POSITIONS)}]')
+    raise ConfigError(f'config.eval.num_crops={num_crops} must be in [1, {len(CROP_POSITIONS)}]')
   centre, far = (side - size) // 2, side - size
   where = {'centre': (centre, centre), 'top_left': (0, 0), 'bottom_right': (far, far),
            'top_right': (0, far), 'bottom_left': (far, 0)}
   return [where[name] for name in CROP_POSITIONS[:num_crops]]
-
-
-def view_settings(config) -> dict:
-  """`config.eval`'s {'num_clips', 'num_crops', 'aggregate'}, with their defaults (1, 1,
-  'logits') for a config that has no `eval` block."""
-  block = config.get('eval') or {}
-  return {'num_clips': block.get('num_clips', 1), 'num_crops': block.get('num_crops', 1),
-          'aggregate': block.get('aggregate', 'logits')}
-
-
-def num_views(config) -> int:
-  """Views per video in evaluation: clips x crops."""
-  views = view_settings(config)
-  return views['num_clips'] * views['num_crops']
-
-
-def check_config(config, face_margin: float) -> Sampling:
-  """Checks `config.sampling`, `config.augment.crop_margin` and `config.eval`; returns the
-  `Sampling`. Fails naming the setting that cannot work."""
-  sampling = Sampling.from_config(config)
-  check_crop_margin(config.augment.get('crop_margin', 0.0), face_margin)
-  views = view_settings(config)
-  sampling.view_indices(sampling.num_frames, views['num_clips'])
-  crop_offsets(config.image_size, config.image_size, views['num_crops'])
-  if views['aggregate'] not in AGGREGATES:
-    raise ValueError(f"config.eval.aggregate={views['aggregate']!r}: expected one of {AGGREGATES}")
-  if config.augment.get('temporal_jitter', 0) < 0:
-    raise ValueError(f'config.augment.temporal_jitter={config.augment.temporal_jitter} must be '
-                     '>= 0')
-  return sampling
-

@@ -1,8 +1,11 @@
-"""Model registry (`config.model.name` -> a flax.linen module class) and the model-input contract.
+"""Model registry (`config.model.name` -> a flax.linen module class), the model-input contract,
+and the interface generic code asks a model through (`emojax.models.interface`).
 
 Every model maps `[B, T, H, W, C]` float clips in [-1, 1] (`normalize_clip` of uint8 pixels) to
-`[B, num_classes]` logits, takes `train` as a call argument and keeps BatchNorm statistics in
-`batch_stats`.
+`[B, num_classes]` logits, or per-frame logits `[B, T, num_classes]` (a frame classifier: training
+labels each frame with its clip's label, evaluation averages them, `clip_logits`); takes `train` as
+a call argument and keeps BatchNorm statistics in `batch_stats`. `config.model` holds the named
+module's fields; a field a config leaves out takes the module's own default.
 """
 from __future__ import annotations
 
@@ -12,10 +15,12 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from emojax.models.attention_lstm import AttentionLSTMNet
+from emojax.errors import ConfigError
+from emojax.models.attention_lstm import AttentionLSTMNet, FrameClassifier
 from emojax.models.emotion_net import EmotionNet
 from emojax.models.fer_frames import FrameBaseline
 from emojax.models.i3d import InceptionI3D
+from emojax.models.interface import PretrainedPart
 from emojax.models.p3d import C3D, P3DNet
 from emojax.models.two_stream import RFSCNN
 
@@ -24,6 +29,7 @@ MODELS: dict[str, type[nn.Module]] = {
     'p3d': P3DNet,
     'c3d': C3D,
     'attention_lstm': AttentionLSTMNet,
+    'frame_cnn': FrameClassifier,
     'rfscnn': RFSCNN,
     'i3d': InceptionI3D,
     'frame_baseline': FrameBaseline,
@@ -42,31 +48,36 @@ def create_model(config, num_classes: int | None = None) -> nn.Module:
   outputs (default `config.num_classes`).
 
   `config.num_classes` is the dataset's class count: a run sets it from the dataset's builder info
-  (`emojax.train.protocol`), so configs leave it at 0. Raises ValueError naming the setting when the
+  (`emojax.train.protocol`), so configs leave it at 0. Raises ConfigError naming the setting when the
   name, a field, the dtype or the class count is unusable.
   """
   num_classes = config.num_classes if num_classes is None else num_classes
   if num_classes < 1:
-    raise ValueError(f'config.num_classes={num_classes}: a model needs the class count; a run '
+    raise ConfigError(f'config.num_classes={num_classes}: a model needs the class count; a run '
                      'takes it from the dataset, a model built by hand must be told it')
   name = config.model.name
   if name not in MODELS:
-    raise ValueError(f'config.model.name={name!r} is not a model; known: {sorted(MODELS)}')
+    raise ConfigError(f'config.model.name={name!r} is not a model; known: {sorted(MODELS)}')
   cls = MODELS[name]
   kwargs = {k: v for k, v in config.model.items() if k != 'name'}
   fields = {f.name for f in dataclasses.fields(cls)} - {'parent', 'name'}
   unknown = sorted(set(kwargs) - fields)
   if unknown:
-    raise ValueError(f'config.model.{unknown[0]} is not a field of {cls.__name__}; '
+    raise ConfigError(f'config.model.{unknown[0]} is not a field of {cls.__name__}; '
                      f'its fields: {sorted(fields)}')
   if 'dtype' in kwargs:
     if kwargs['dtype'] not in DTYPES:
-      raise ValueError(f"config.model.dtype={kwargs['dtype']!r}: expected one of {sorted(DTYPES)}")
+      raise ConfigError(f"config.model.dtype={kwargs['dtype']!r}: expected one of {sorted(DTYPES)}")
     kwargs['dtype'] = DTYPES[kwargs['dtype']]
   for key, value in kwargs.items():
     if isinstance(value, list):
       kwargs[key] = tuple(value)
   return cls(num_classes=num_classes, **kwargs)
+
+
+def clip_logits(logits: jax.Array) -> jax.Array:
+  """`[B, num_classes]` logits of a model's output: per-frame logits averaged over the frames."""
+  return logits.mean(axis=1) if logits.ndim == 3 else logits
 
 
 def frozen_prefixes(model: nn.Module) -> tuple[str, ...]:
@@ -75,9 +86,21 @@ def frozen_prefixes(model: nn.Module) -> tuple[str, ...]:
   return tuple(getattr(model, 'frozen_prefixes', ()))
 
 
+def pretrained_parts(model: nn.Module) -> tuple[PretrainedPart, ...]:
+  """The sub-trees of `model`'s variables that start from weights learned elsewhere (its
+  `pretrained_parts`; none by default), for `emojax.pretrained.start`."""
+  return tuple(getattr(model, 'pretrained_parts', ()))
+
+
+def video_feature_methods(model: nn.Module) -> tuple[str, str | None]:
+  """`(per_view, per_video)` methods of `model`'s features averaged over a video's views (its
+  `video_feature_methods`; by default each view's `features`, averaged)."""
+  return tuple(getattr(model, 'video_feature_methods', ('features', None)))
+
+
 def input_channels(config) -> int:
-  """3 (RGB), or 6 when `config.flow` adds optical-flow images (dx, dy, magnitude)."""
-  return 6 if config.get('flow') else 3
+  """3 (RGB), or 6 when `config.flow.method` adds optical-flow images (dx, dy, magnitude)."""
+  return 6 if config.flow.method else 3
 
 
 def input_shape(config, batch_size: int = 1) -> tuple[int, ...]:
@@ -101,7 +124,7 @@ def check_input(model: nn.Module, config) -> None:
     jax.eval_shape(lambda key, x: model.init(key, x, train=False), rng, clip)
   except (ValueError, TypeError) as e:
     if 'config.' in str(e):  # already names the setting
-      raise
-    raise ValueError(f'config.model.name={config.model.name!r} cannot take clips of '
+      raise ConfigError(str(e)) from None
+    raise ConfigError(f'config.model.name={config.model.name!r} cannot take clips of '
                      f'config.num_frames={config.num_frames} x config.image_size='
                      f'{config.image_size}: {e}') from e

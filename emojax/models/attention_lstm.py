@@ -18,9 +18,9 @@ the 1st, 2nd and 5th, BatchNorm in place of AlexNet's local response normalisati
 feature. The paper's dense widths are not known; 1024 is the choice here.
 
 Training as in the paper, in two stages: the frame CNN is first trained on single frames with its
-own softmax (`FramePretrainNet`, which shares the `cnn` parameter names; see
-`emojax.train.finetune.pretrain_frame_cnn`), then the whole network is fine-tuned with the conv
-layers frozen (`freeze_cnn=True`: `frozen_prefixes` names every parameter under `cnn/conv_`, which
+own softmax (`FrameClassifier`, `config.model.name='frame_cnn'`, which shares the `cnn` parameter
+names: a training stage of its own, `configs/stages.py`), then the whole network starts from its
+`cnn` (`config.init_from`) and is fine-tuned with the conv layers frozen (`freeze_cnn=True`: `frozen_prefixes` names every parameter under `cnn/conv_`, which
 the optimizer leaves unchanged, see `emojax.train.state.freeze`; here the frozen layers' BatchNorm
 also runs on its running statistics and no gradient is computed through them).
 
@@ -41,6 +41,7 @@ import jax
 import jax.numpy as jnp
 
 from emojax.models.fer_frames import FERFrameEncoder
+from emojax.models.interface import PretrainedPart
 from emojax.models.norm import BatchNorm
 
 FRAME_ENCODERS = ('alexnet', 'fer2013')
@@ -99,13 +100,6 @@ class LSTMAttention(nn.Module):
     return jnp.tanh(dense(d, 'w_p')(r) + dense(d, 'w_x')(hidden[:, -1])), alpha
 
 
-def cnn_kwargs(model: 'AttentionLSTMNet') -> dict:
-  """The `FrameCNN` fields of an `AttentionLSTMNet`, so pre-training builds the same CNN."""
-  return dict(features=tuple(model.cnn_features), pool_after=tuple(model.pool_after),
-              fc_features=tuple(model.fc_features), first_stride=model.first_stride,
-              batch_norm=model.batch_norm, dropout_rate=model.dropout_rate, dtype=model.dtype)
-
-
 class AttentionLSTMNet(nn.Module):
   """ConvNet + (attention) LSTM: `[B, T, H, W, C]` clips -> logits `[B, num_classes]` (float32)."""
   num_classes: int
@@ -128,6 +122,11 @@ class AttentionLSTMNet(nn.Module):
       return ()
     return ('cnn/fer/',) if self.frame_encoder == 'fer2013' else ('cnn/conv_',)
 
+  @property
+  def pretrained_parts(self) -> tuple[PretrainedPart, ...]:
+    """The FER2013 mini-Xception, with `frame_encoder='fer2013'`."""
+    return (PretrainedPart(('cnn', 'fer'), 'fer2013'),) if self.frame_encoder == 'fer2013' else ()
+
   @nn.compact
   def __call__(self, x, train: bool = True):
     batch, frames = x.shape[:2]
@@ -138,7 +137,9 @@ class AttentionLSTMNet(nn.Module):
       encoder = FERFrameEncoder(tuple(self.fc_features), self.dropout_rate, self.freeze_cnn,
                                 self.dtype, name='cnn')
     else:
-      encoder = FrameCNN(**cnn_kwargs(self), frozen=self.freeze_cnn, name='cnn')
+      encoder = FrameCNN(self.cnn_features, self.pool_after, self.fc_features, self.first_stride,
+                         self.batch_norm, self.dropout_rate, self.freeze_cnn, self.dtype,
+                         name='cnn')
     feats = encoder(x.reshape(batch * frames, *x.shape[2:]), train)
     feats = feats.reshape(batch, frames, -1).astype(jnp.float32)
     hidden = nn.RNN(nn.OptimizedLSTMCell(self.lstm_features, name='lstm'))(feats)
@@ -150,15 +151,25 @@ class AttentionLSTMNet(nn.Module):
     return nn.Dense(self.num_classes, name='head')(out)
 
 
-class FramePretrainNet(nn.Module):
-  """Frame-level pre-training network: `FrameCNN` (named `cnn`, as in `AttentionLSTMNet`) + softmax.
-
-  Takes single frames `[N, H, W, C]` and returns logits `[N, num_classes]`.
-  """
+class FrameClassifier(nn.Module):
+  """Stage one of the paper's training: the frame CNN of `AttentionLSTMNet` (named `cnn`, with the
+  same fields) and a softmax head of its own (`frame_head`), classifying every frame of a clip on
+  its own. Clips `[B, T, H, W, C]` -> per-frame logits `[B, T, num_classes]`: training labels each
+  frame with its clip's label, evaluation averages the frames' logits."""
   num_classes: int
-  cnn_config: Any  # `cnn_kwargs(model)` of the AttentionLSTMNet being pre-trained
+  cnn_features: Sequence[int] = (96, 256, 384, 384, 256)
+  pool_after: Sequence[int] = (0, 1, 4)
+  fc_features: Sequence[int] = (1024, 1024)
+  first_stride: int = 2
+  batch_norm: bool = True
+  dropout_rate: float = 0.5
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, train: bool = True):
-    feats = FrameCNN(**self.cnn_config, name='cnn')(x, train)
-    return nn.Dense(self.num_classes, name='frame_head')(feats.astype(jnp.float32))
+    batch, frames = x.shape[:2]
+    feats = FrameCNN(self.cnn_features, self.pool_after, self.fc_features, self.first_stride,
+                     self.batch_norm, self.dropout_rate, dtype=self.dtype, name='cnn')(
+                         x.reshape(batch * frames, *x.shape[2:]), train)
+    logits = nn.Dense(self.num_classes, name='frame_head')(feats.astype(jnp.float32))
+    return logits.reshape(batch, frames, -1)

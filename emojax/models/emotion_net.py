@@ -33,6 +33,7 @@ import jax.numpy as jnp
 
 from emojax.models import i3d
 from emojax.models.convlstm import ConvLSTM
+from emojax.models.interface import PretrainedPart
 from emojax.models.resnet3d import resnet3d
 from emojax.models.transformer import TransformerEncoder
 
@@ -71,6 +72,13 @@ class EmotionNet(nn.Module):
     if self.backbone != 'i3d':
       return ()
     return tuple(f'backbone/{name}/' for name in i3d.frozen_layers(self.i3d_frozen_through))
+
+  @property
+  def pretrained_parts(self) -> tuple[PretrainedPart, ...]:
+    """The Kinetics-400 I3D up to `i3d_layer`, with `backbone='i3d'`."""
+    if self.backbone != 'i3d':
+      return ()
+    return (PretrainedPart(('backbone',), 'kinetics_i3d', (('output', self.i3d_layer),)),)
 
   def _backbone(self):
     if self.backbone == 'i3d':

@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from emojax.models.interface import PretrainedPart
 from emojax.models.mini_xception import MiniXception
 
 GREY_WEIGHTS = (0.299, 0.587, 0.114)  # R, G, B: OpenCV's COLOR_BGR2GRAY / COLOR_RGB2GRAY
@@ -81,6 +82,8 @@ class FrameBaseline(nn.Module):
   num_classes: int
   freeze_features: bool = True
   dtype: Any = jnp.float32
+
+  pretrained_parts = (PretrainedPart(('fer',), 'fer2013'), PretrainedPart(('head',), 'fer2013_head'))
 
   @property
   def frozen_prefixes(self) -> tuple[str, ...]:

@@ -43,6 +43,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from emojax.models.interface import PretrainedPart
 from emojax.models.norm import BatchNorm
 from emojax.models.resnet3d import Conv3D, separable_max_pool
 
@@ -139,6 +140,9 @@ class InceptionI3D(nn.Module):
   head_norm: bool = False
   conv_impl: str = 'auto'
   dtype: Any = jnp.float32
+
+  # Every layer but the new head (`logits`, `head_norm`) starts from the Kinetics-400 weights.
+  pretrained_parts = (PretrainedPart((), 'kinetics_i3d', (('output', 'pooled'),)),)
 
   @property
   def frozen_prefixes(self) -> tuple[str, ...]:

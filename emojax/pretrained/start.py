@@ -1,19 +1,19 @@
 """The pretrained start of a run: loaded weights put into a freshly initialised model's variables.
 
-`init_variables(config, class_names, variables)` is a pure function of the config (and the
-dataset's class names): training calls it once, at the start of a fold, on the initial variables
-(`emojax.train.finetune.pretrained_start`; never on resume, where the checkpoint has them). What
-it fills, by model:
+A model names the parts of its variables that start from weights learned elsewhere
+(`emojax.models.pretrained_parts`: a path and a source name); `SOURCES` maps each name to its
+loader. `init_variables(model, class_names, variables)` is a pure function of them: training calls
+it once, at the start of a fold, on the initial variables (never on resume, where the checkpoint
+has them). The sources:
 
-| config | filled from | stays as initialised |
+| source | what it loads | options |
 |---|---|---|
-| `attention_lstm`, `frame_encoder='fer2013'` | `cnn/fer`: FER2013 mini-Xception | dense layers, LSTM, attention, head |
-| `frame_baseline` | `fer`: FER2013 mini-Xception; `head`: FER2013's classifier, per class mapped by name | head columns of classes FER2013 lacks |
-| `i3d` | every layer: Kinetics-400 I3D | `logits` (a new head for the dataset's classes) |
-| `emotion_net`, `backbone='i3d'` | `backbone`: Kinetics-400 I3D up to `i3d_layer` | ConvLSTM, Transformer, head |
+| `fer2013` | the FER2013 mini-Xception's convolutions (`fer2013.load_fer2013`) | |
+| `fer2013_head` | FER2013's classifier, per class of the dataset mapped by name (`fer_head`) | |
+| `kinetics_i3d` | the Kinetics-400 I3D up to `output` (`kinetics_i3d.load_kinetics_i3d`) | `output` |
 
-Any other config comes back unchanged. A loaded array that finds no variable of its shape raises
-ValueError naming the model and the variable.
+Parts a model does not name (new heads, LSTMs, ...) stay as initialised. A loaded array that finds
+no variable of its shape raises ValueError naming the model's class and the variable.
 """
 from __future__ import annotations
 
@@ -25,8 +25,6 @@ import numpy as np
 from flax import traverse_util
 
 from emojax import models
-from emojax.models.attention_lstm import AttentionLSTMNet
-from emojax.models.emotion_net import EmotionNet
 from emojax.models.fer_frames import FrameBaseline
 from emojax.models.i3d import InceptionI3D
 from emojax.models.mini_xception import MiniXception
@@ -40,10 +38,10 @@ def _put(variables: dict, prefix: tuple[str, ...], loaded: dict, model_name: str
   for path, array in traverse_util.flatten_dict(loaded).items():
     target = (path[0], *prefix, *path[1:])
     if target not in flat:
-      raise ValueError(f'config.model.name={model_name!r}: the model has no variable '
+      raise ValueError(f'{model_name}: the model has no variable '
                        f'{"/".join(target)} for the pretrained weights')
     if flat[target].shape != array.shape:
-      raise ValueError(f'config.model.name={model_name!r}: {"/".join(target)} has shape '
+      raise ValueError(f'{model_name}: {"/".join(target)} has shape '
                        f'{flat[target].shape}, the pretrained array {array.shape}')
     flat[target] = jnp.asarray(array, flat[target].dtype)
   return traverse_util.unflatten_dict(flat)
@@ -62,11 +60,43 @@ def fer_head(initial: dict, class_names: Sequence[str]) -> dict:
   return {'kernel': kernel, 'bias': bias}
 
 
-def _fill_frame_baseline(variables: dict, class_names: Sequence[str], model_name: str) -> dict:
-  variables = _put(variables, ('fer',), fer2013.load_fer2013(module=MiniXception(output='features')),
-                   model_name)
-  head = fer_head(variables['params']['head'], class_names)
-  return _put(variables, ('head',), {'params': head}, model_name)
+def _fer2013(initial: dict, class_names: Sequence[str]) -> dict:
+  del initial, class_names
+  return fer2013.load_fer2013(module=MiniXception(output='features'))
+
+
+def _fer2013_head(initial: dict, class_names: Sequence[str]) -> dict:
+  return {'params': fer_head(initial['params'], class_names)}
+
+
+def _kinetics_i3d(initial: dict, class_names: Sequence[str], output: str) -> dict:
+  del initial, class_names
+  return kinetics_i3d.load_kinetics_i3d(module=InceptionI3D(output=output))
+
+
+# Source name -> loader(initial, class_names, **options) -> {'params', 'batch_stats'} of the part:
+# `initial` is the part's own fresh variables (a loader may keep some of them).
+SOURCES = {'fer2013': _fer2013, 'fer2013_head': _fer2013_head, 'kinetics_i3d': _kinetics_i3d}
+
+
+def _subtree(variables: dict, path: tuple[str, ...]) -> dict:
+  out = {}
+  for collection, tree in variables.items():
+    for name in path:
+      tree = tree.get(name, {}) if isinstance(tree, dict) else {}
+    if tree:
+      out[collection] = tree
+  return out
+
+
+def init_variables(model, class_names: Sequence[str], variables: dict) -> dict:
+  """`variables` (a fresh `{'params', 'batch_stats'}` of `model`) with every part the model names
+  (`models.pretrained_parts`) filled from its source."""
+  for part in models.pretrained_parts(model):
+    loaded = SOURCES[part.source](_subtree(variables, part.path), class_names,
+                                  **dict(part.options))
+    variables = _put(variables, part.path, loaded, type(model).__name__)
+  return variables
 
 
 def fer_frame_baseline(class_names: Sequence[str] = fer2013.CLASS_NAMES
@@ -77,23 +107,4 @@ def fer_frame_baseline(class_names: Sequence[str] = fer2013.CLASS_NAMES
   shapes = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, 1, 64, 64, 3)),
                                              train=False))
   zeros = jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), shapes)
-  return model, _fill_frame_baseline(zeros, class_names, 'frame_baseline')
-
-
-def init_variables(config, class_names: Sequence[str], variables: dict) -> dict:
-  """`variables` (a fresh `{'params', 'batch_stats'}` of `config`'s model) with the pretrained
-  weights the config asks for put in (see the module docstring)."""
-  model = models.create_model(config, num_classes=len(class_names))
-  name = config.model.name
-  if isinstance(model, AttentionLSTMNet) and model.frame_encoder == 'fer2013':
-    return _put(variables, ('cnn', 'fer'), fer2013.load_fer2013(
-        module=MiniXception(output='features')), name)
-  if isinstance(model, FrameBaseline):
-    return _fill_frame_baseline(variables, class_names, name)
-  if isinstance(model, InceptionI3D):
-    return _put(variables, (), kinetics_i3d.load_kinetics_i3d(
-        module=InceptionI3D(output='pooled')), name)
-  if isinstance(model, EmotionNet) and model.backbone == 'i3d':
-    return _put(variables, ('backbone',), kinetics_i3d.load_kinetics_i3d(
-        module=InceptionI3D(output=model.i3d_layer)), name)
-  return variables
+  return model, init_variables(model, class_names, zeros)

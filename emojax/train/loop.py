@@ -1,7 +1,8 @@
-"""Train and evaluate one fold: epochs, per-epoch test evaluation, Orbax checkpoints that resume.
+"""One fold of a run: init (or restore), the epoch loop, Orbax checkpoints that resume, and the
+evaluator at the end. Nothing here knows a model.
 
 The fold's reported accuracy is its final-epoch test accuracy: the test subjects never select a
-model. An optional validation split of training subjects may stop training early.
+model. An optional validation part of the training subjects may stop training early.
 """
 from __future__ import annotations
 
@@ -16,40 +17,13 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from emojax import checkpoints, models
-from emojax.data import pipeline, sampling
-from emojax.train import baseline, finetune, report, svm
-from emojax.train import metrics as metrics_lib
+from emojax import checkpoints, evaluate, models, sharding
+from emojax.errors import ConfigError
+from emojax.data import pipeline
+from emojax.evaluate import apply
+from emojax.train import stages
 from emojax.train import state as state_lib
 from emojax.train import steps as steps_lib
-
-
-@dataclasses.dataclass
-class FoldData:
-  """One fold's examples: a source and the indices of its train / test (/ validation) examples;
-  `video_ids` of every example of the source, for the fold's predictions.csv."""
-  source: object
-  train: np.ndarray
-  test: np.ndarray
-  class_names: Sequence[str]
-  validation: np.ndarray | None = None
-  video_ids: np.ndarray | None = None
-
-
-def evaluate(eval_fn, state, source, indices, config, mesh) -> tuple[np.ndarray, np.ndarray]:
-  """Per video of `indices`: class probabilities `[n, C]` aggregated over its views (as
-  `config.eval` says) and labels `[n]`. All processes take part."""
-  logits, gathered = steps_lib.gather_outputs(
-      eval_fn, state, pipeline.eval_batches(source, indices, config), mesh, ('label', 'video'))
-  videos = gathered['video']
-  probabilities = metrics_lib.video_probabilities(
-      logits, videos, len(indices), sampling.view_settings(config)['aggregate'])
-  return probabilities, metrics_lib.per_video_labels(gathered['label'], videos, len(indices))
-
-
-def evaluate_accuracy(eval_fn, state, source, indices, config, mesh) -> float:
-  probabilities, labels = evaluate(eval_fn, state, source, indices, config, mesh)
-  return float(np.mean(np.argmax(probabilities, -1) == labels))
 
 
 @dataclasses.dataclass
@@ -109,46 +83,53 @@ def _resume(manager, abstract_state, train_iter, log):
       for s in newer:
         os.rename(os.path.join(manager.directory, str(s)),
                   os.path.join(manager.directory, f'{s}.unrestorable'))
-    steps_lib.sync_processes('emojax: unrestorable checkpoints set aside')
+    sharding.sync_processes('emojax: unrestorable checkpoints set aside')
     manager.reload()
   saved = restored['history']
-  progress = FoldProgress(**saved.get('progress', {}))
+  progress = FoldProgress(**saved['progress'])
   return step, restored['state'], saved['epochs'], progress
 
 
-def train_fold(config, workdir: str, data: FoldData, fold: int = 0, mesh=None, log=print) -> dict:
-  """Trains on `data.train`, evaluates on `data.test` every epoch; resumes from `workdir`.
+def train_fold(config, fold_dir: str, dataset, fold, k: int, run_dir: str, mesh=None,
+               log=print) -> dict:
+  """Trains on `fold.train` of `dataset` (`emojax.datasets.Dataset`), evaluates on `fold.test`
+  every epoch; resumes from `fold_dir`. Fold `k` of the run in `run_dir` starts from the
+  model's pretrained parts and `config.init_from` (`stages.starting_variables`).
 
-  Returns the fold's final test metrics (see `metrics.summarize`), its per-epoch history and the
-  config it was trained with.
+  Returns the fold's final test metrics (`evaluate.evaluate_fold`), its step count, per-epoch
+  history and the config it was trained with.
   """
-  mesh = mesh or steps_lib.make_mesh()
-  steps_per_epoch = len(data.train) // config.batch_size
+  mesh = mesh or sharding.make_mesh()
+  steps_per_epoch = len(fold.train) // config.batch_size
   if steps_per_epoch == 0:
-    raise ValueError(f'config.batch_size={config.batch_size} exceeds the {len(data.train)} training '
-                     f'examples of fold {fold}')
+    raise ConfigError(f'config.batch_size={config.batch_size} exceeds the {len(fold.train)} '
+                      f'training examples of fold {k}')
   total_steps = steps_per_epoch * config.num_epochs
   model = models.create_model(config)
   tx = state_lib.make_optimizer(config, steps_per_epoch, models.frozen_prefixes(model))
-  init_rng, step_rng = jax.random.split(jax.random.fold_in(jax.random.key(config.seed), fold))
+  init_rng, step_rng = jax.random.split(jax.random.fold_in(jax.random.key(config.seed), k))
   init = jax.jit(lambda rng: state_lib.create_train_state(
-      model, tx, rng, models.input_shape(config)), out_shardings=steps_lib.replicated(mesh))
-  step_rng = steps_lib.replicate(step_rng, mesh)
-  train_fn, eval_fn = steps_lib.compile_steps(mesh, config.label_smoothing)
-  train_iter = iter(pipeline.train_dataset(data.source, data.train, config, seed=config.seed + fold))
+      model, tx, rng, models.input_shape(config)), out_shardings=sharding.replicated(mesh))
+  step_rng = sharding.replicate(step_rng, mesh)
+  train_fn = steps_lib.compile_train_step(mesh, config.label_smoothing)
+  eval_fn = apply.logits_fn(model, mesh)
+  source = dataset.source
+  train_iter = iter(pipeline.train_dataset(source, fold.train, config, seed=config.seed + k))
 
-  manager = checkpoints.checkpoint_manager(os.path.join(workdir, 'checkpoints'),
+  manager = checkpoints.checkpoint_manager(os.path.join(fold_dir, 'checkpoints'),
                                            config.keep_checkpoints)
   resumed = _resume(manager, jax.eval_shape(init, init_rng), train_iter, log)
   if resumed is not None:
     start, state, history, progress = resumed
-    log(f'fold {fold}: resumed at step {start} (epoch {start / steps_per_epoch:.2f})')
+    log(f'fold {k}: resumed at step {start} (epoch {start / steps_per_epoch:.2f})')
   else:
     start, history = 0, []
     progress = FoldProgress(patience_left=config.early_stopping_patience)
-    state = finetune.pretrain_into_state(config, init(init_rng), data.source, data.train,
-                                         seed=config.seed + fold, mesh=mesh, log=log)
-    state = finetune.pretrained_start(config, state, data.class_names, mesh)
+    state = init(init_rng)
+    fresh = apply.model_variables(state)
+    variables = stages.starting_variables(config, model, fresh, dataset.class_names, run_dir, k)
+    if variables is not fresh:
+      state = sharding.replicate(state_lib.with_variables(state, variables), mesh)
 
   def save(step):
     manager.save(step, args=ocp.args.Composite(
@@ -156,9 +137,12 @@ def train_fold(config, workdir: str, data: FoldData, fold: int = 0, mesh=None, l
         history=ocp.args.JsonSave({'epochs': history, 'progress': dataclasses.asdict(progress)})),
                  force=True)
 
+  def accuracy(indices):
+    return apply.accuracy(eval_fn, apply.model_variables(state), source, indices, config, mesh)
+
   window, window_start = [], time.perf_counter()
-  bar = _progress(total_steps, start, fold)
-  writer = _summary_writer(os.path.join(workdir, 'tensorboard'))
+  bar = _progress(total_steps, start, k)
+  writer = _summary_writer(os.path.join(fold_dir, 'tensorboard'))
 
   def flush(done):
     """The window's step metrics into the epoch's sums and the logs."""
@@ -176,7 +160,7 @@ def train_fold(config, workdir: str, data: FoldData, fold: int = 0, mesh=None, l
 
   last = start if progress.stopped else total_steps  # a fold stopped early stays stopped
   for step in range(start, last):
-    batch = steps_lib.shard_batch(next(train_iter), mesh)
+    batch = sharding.shard_batch(next(train_iter), mesh)
     state, step_metrics = train_fn(state, batch, step_rng)
     window.append(step_metrics)
     done = step + 1
@@ -188,11 +172,9 @@ def train_fold(config, workdir: str, data: FoldData, fold: int = 0, mesh=None, l
     if end_of_epoch:
       epoch = done // steps_per_epoch
       record = {'epoch': epoch, 'step': done, **progress.end_epoch(config.batch_size),
-                'test_accuracy': evaluate_accuracy(eval_fn, state, data.source, data.test, config,
-                                                   mesh)}
-      if data.validation is not None and len(data.validation):
-        record['val_accuracy'] = evaluate_accuracy(eval_fn, state, data.source,
-                                                   data.validation, config, mesh)
+                'test_accuracy': accuracy(fold.test)}
+      if fold.validation is not None and len(fold.validation):
+        record['val_accuracy'] = accuracy(fold.validation)
         if config.early_stopping_patience:
           progress.validated(record['val_accuracy'], config.early_stopping_patience)
       history.append(record)
@@ -200,11 +182,11 @@ def train_fold(config, workdir: str, data: FoldData, fold: int = 0, mesh=None, l
         if key in record:
           writer.add_scalar(key.replace('_', '/'), record[key], done)
       writer.flush()
-      log(f'fold {fold} epoch {epoch}/{config.num_epochs}: ' +
-          ' '.join(f'{k}={v:.4f}' for k, v in record.items() if isinstance(v, float)))
+      log(f'fold {k} epoch {epoch}/{config.num_epochs}: ' +
+          ' '.join(f'{name}={v:.4f}' for name, v in record.items() if isinstance(v, float)))
       save(done)
       if progress.stopped:
-        log(f'fold {fold}: early stop at epoch {epoch}')
+        log(f'fold {k}: early stop at epoch {epoch}')
         break
     elif done % config.checkpoint_every_steps == 0:
       save(done)
@@ -213,28 +195,12 @@ def train_fold(config, workdir: str, data: FoldData, fold: int = 0, mesh=None, l
   if hasattr(train_iter, 'close'):
     train_iter.close()  # stops Grain's worker processes, if any
   manager.wait_until_finished()
-
-  probabilities, labels = evaluate(eval_fn, state, data.source, data.test, config, mesh)
-  matrix = metrics_lib.confusion_matrix(labels, np.argmax(probabilities, -1), config.num_classes)
-  result = metrics_lib.summarize(matrix, data.class_names, tuple(config.get('extra_metrics', ())))
-  result.update(steps=int(jax.device_get(state.step)), views=report.views(config),
-                history=history, config=json.loads(config.to_json()))
-  if jax.process_index() == 0:
-    video_ids = (data.video_ids[data.test] if data.video_ids is not None else
-                 [pipeline.as_text(data.source[int(i)]['video_id']) for i in data.test])
-    report.write_predictions(os.path.join(workdir, report.PREDICTIONS_FILE), video_ids, labels,
-                             probabilities, data.class_names)
-  if baseline.enabled(config):
-    result['frame_baseline'] = baseline.zero_shot_result(
-        data.class_names, mesh, lambda fn, v: evaluate(fn, v, data.source, data.test, config, mesh))
-    if result['frame_baseline']:
-      log(f"fold {fold}: per-frame FER2013 baseline (zero-shot): accuracy "
-          f"{result['frame_baseline']['accuracy']:.4f}, UAR {result['frame_baseline']['uar']:.4f}")
-  if svm.svm_enabled(config):
-    result['svm'] = svm.svm_fold_result(config, state, model, data, mesh)
-    log(f"fold {fold}: SVM ({config.svm.kernel}) on fused features: accuracy "
-        f"{result['svm']['accuracy']:.4f}")
   manager.close()
+
+  result = evaluate.evaluate_fold(config, model, apply.model_variables(state), dataset, fold, mesh,
+                                  fold_dir, log, f'fold {k}')
+  result.update(steps=int(jax.device_get(state.step)), history=history,
+                config=json.loads(config.to_json()))
   return result
 
 

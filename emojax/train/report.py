@@ -1,5 +1,5 @@
-"""Results files of a cross-validation run: results.json, results.csv, confusion matrices, curves,
-and each fold's predictions.csv (one row per test video)."""
+"""Results files of a cross-validation run: results.json, results.csv, confusion matrices and
+training curves (each fold's predictions.csv is the evaluator's, `emojax.evaluate`)."""
 from __future__ import annotations
 
 import csv
@@ -11,9 +11,8 @@ from typing import Sequence
 import numpy as np
 
 from emojax import checkpoints
-from emojax.data import sampling
+from emojax.evaluate import views as views_lib
 
-PREDICTIONS_FILE = 'predictions.csv'
 PACKAGES = ('emojax', 'jax', 'jaxlib', 'flax', 'optax', 'orbax-checkpoint', 'grain',
             'tensorflow-datasets', 'numpy', 'opencv-python-headless')
 
@@ -31,27 +30,6 @@ def package_versions() -> dict:
 def mean_std(values: Sequence[float]) -> dict:
   values = np.asarray(values, np.float64)
   return {'mean': float(values.mean()), 'std': float(values.std(ddof=0)), 'n': int(values.size)}
-
-
-def views(config) -> dict:
-  """How evaluation scored a video: `num_clips` x `num_crops` views, aggregated how."""
-  return {**sampling.view_settings(config), 'per_video': sampling.num_views(config)}
-
-
-def describe_views(views: dict) -> str:
-  return (f"{views['per_video']} view(s) per video ({views['num_clips']} clip(s) x "
-          f"{views['num_crops']} crop(s), mean of {views['aggregate']})")
-
-
-def write_predictions(path: str, video_ids, labels, probabilities, class_names) -> None:
-  """One row per video: id, true and predicted class names, then the probability of each class."""
-  probabilities = np.asarray(probabilities)
-  with open(path, 'w', newline='') as f:
-    writer = csv.writer(f)
-    writer.writerow(['video_id', 'label', 'predicted', *[f'p_{c}' for c in class_names]])
-    for video_id, label, p in zip(video_ids, labels, probabilities):
-      writer.writerow([video_id, class_names[int(label)], class_names[int(np.argmax(p))],
-                       *[f'{v:.6f}' for v in p]])
 
 
 def plot_confusion(matrix, class_names, path: str, title: str) -> None:
@@ -99,24 +77,17 @@ def plot_history(history: Sequence[dict], path: str, title: str) -> None:
 
 def held_out(result: dict) -> list[str]:
   """A fold's test subjects, or the names of its test splits (official protocols)."""
-  return list(result.get('test_subjects') or result.get('test_splits') or [])
-
-
-def _score(result: dict, name: str):
-  """A fold's metric; 'war' is accuracy (results written before it had its own key)."""
-  return result.get(name, result['accuracy'] if name == 'war' else None)
+  return list(result['test_splits'] if 'test_splits' in result else result['test_subjects'])
 
 
 def fold_means(folds: dict, keys, config) -> dict:
-  """Mean ± std over folds of accuracy (= WAR), UAR and the config's extra metrics (those every
-  fold has)."""
-  names = ['accuracy', 'war', 'uar', *config.get('extra_metrics', ())]
-  values = {name: [_score(folds[k], name) for k in keys] for name in names}
-  return {name: mean_std(v) for name, v in values.items() if None not in v}
+  """Mean ± std over folds of accuracy (= WAR), UAR and the config's extra metrics."""
+  names = ['accuracy', 'war', 'uar', *config.extra_metrics]
+  return {name: mean_std([folds[k][name] for k in keys]) for name in names}
 
 
 def _frame_baseline_summary(folds: Sequence[dict]) -> dict:
-  """Mean ± std of the per-frame FER2013 baseline (`emojax.train.baseline`) when every fold has
+  """Mean ± std of the per-frame FER2013 baseline (`emojax.evaluate.baseline`) when every fold has
   it, as `{'frame_baseline': {'accuracy', 'uar', 'zero_shot', 'classes_mapped'}}`; else nothing."""
   if not folds or not all(f.get('frame_baseline') for f in folds):
     return {}
@@ -131,8 +102,7 @@ def fold_summary(result: dict, config) -> dict:
   """A fold's result.json for results.json: without its history and config, but with
   `config_differs` where the fold was made with another config than the run's."""
   summary = {key: v for key, v in result.items() if key not in ('history', 'config')}
-  differences = checkpoints.config_differences(result['config'], config) if (
-      'config' in result) else []
+  differences = checkpoints.config_differences(result['config'], config)
   if differences:
     summary['config_differs'] = differences
   return summary
@@ -149,7 +119,7 @@ def write_results(workdir: str, folds: dict, assignment: Sequence[Sequence[str]]
       'model': config.model.name,
       'protocol': config.protocol,
       'class_names': list(class_names),
-      'views': views(config),
+      'views': views_lib.describe(config),
       'folds': {str(k): fold_summary(folds[k], config) for k in keys},
       **means,
       'confusion_matrix': total.tolist(),
@@ -173,7 +143,7 @@ def write_results(workdir: str, folds: dict, assignment: Sequence[Sequence[str]]
     for k in keys:
       r = folds[k]
       writer.writerow([k, ' '.join(held_out(r)), r['num_examples'],
-                       *[f'{_score(r, m):.4f}' for m in scores], r['steps'],
+                       *[f'{r[m]:.4f}' for m in scores], r['steps'],
                        *['' if r['per_class_recall'][c] is None else
                          f"{r['per_class_recall'][c]:.4f}" for c in class_names],
                        *([f"{r['frame_baseline'][m]:.4f}" for m in ('accuracy', 'uar')]
@@ -186,3 +156,16 @@ def write_results(workdir: str, folds: dict, assignment: Sequence[Sequence[str]]
   plot_confusion(total, class_names, os.path.join(workdir, 'confusion_matrix.png'),
                  f'all folds ({len(keys)})')
   return results
+
+
+def write_stage_results(stage_dir: str, config, assignment: Sequence[Sequence[str]],
+                        class_names) -> dict | None:
+  """Results files of a training stage (`emojax.train.stages`) for its finished folds: a stage is
+  a run, and its accuracy (e.g. one RFSCNN stream alone) a result of its own."""
+  folds = {}
+  for name in os.listdir(stage_dir) if os.path.isdir(stage_dir) else ():
+    path = os.path.join(stage_dir, name, 'result.json')
+    if name.startswith('fold_') and os.path.exists(path):
+      with open(path) as f:
+        folds[int(name.split('_')[1])] = json.load(f)
+  return write_results(stage_dir, folds, assignment, class_names, config) if folds else None

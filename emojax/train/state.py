@@ -18,6 +18,8 @@ import jax.numpy as jnp
 import optax
 from flax.training import train_state
 
+from emojax.errors import ConfigError
+
 
 class TrainState(train_state.TrainState):
   batch_stats: Any = None
@@ -41,7 +43,7 @@ def learning_rate_schedule(config, steps_per_epoch: int) -> optax.Schedule:
     main = optax.exponential_decay(lr, transition_steps=max(1, steps_per_epoch),
                                    decay_rate=config.lr_decay_per_epoch, staircase=True)
   else:
-    raise ValueError(f"config.schedule={config.schedule!r}: expected 'constant', 'cosine', 'step' "
+    raise ConfigError(f"config.schedule={config.schedule!r}: expected 'constant', 'cosine', 'step' "
                      "or 'exponential'")
   if warmup <= 0:
     return main
@@ -95,10 +97,10 @@ def make_optimizer(config, steps_per_epoch: int,
     opt = optax.chain(optax.add_decayed_weights(config.weight_decay),
                       optax.sgd(schedule, momentum=0.9, nesterov=True))
   else:
-    raise ValueError(f"config.optimizer={config.optimizer!r}: expected 'adam' or 'sgd'")
+    raise ConfigError(f"config.optimizer={config.optimizer!r}: expected 'adam' or 'sgd'")
   if config.grad_clip_norm:
     opt = optax.chain(optax.clip_by_global_norm(config.grad_clip_norm), opt)
-  if config.get('l1'):
+  if config.l1:
     opt = optax.chain(add_l1_gradient(config.l1), opt)
   return freeze(opt, frozen)
 
@@ -109,3 +111,10 @@ def create_train_state(model: nn.Module, tx: optax.GradientTransformation, rng: 
   variables = model.init(rng, jnp.zeros(input_shape, jnp.float32), train=False)
   return TrainState.create(apply_fn=model.apply, params=variables['params'], tx=tx,
                            batch_stats=variables.get('batch_stats', {}))
+
+
+def with_variables(state: TrainState, variables: dict) -> TrainState:
+  """`state` with other `{'params', 'batch_stats'}` (a pretrained start) and its optimizer's
+  state made afresh for them; the step count is kept."""
+  return state.replace(params=variables['params'], batch_stats=variables.get('batch_stats', {}),
+                       opt_state=state.tx.init(variables['params']))

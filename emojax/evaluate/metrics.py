@@ -1,5 +1,5 @@
 """Classification metrics on host numpy arrays: accuracy (WAR), per-class recall, UAR,
-macro-averaged precision, confusion matrix.
+macro-averaged precision, confusion matrix; and a video's scores from its views'.
 
 WAR (weighted average recall, the in-the-wild benchmarks' name) is accuracy: the recall of each
 class weighted by its share of the examples. UAR weighs every class alike.
@@ -51,20 +51,15 @@ def macro_precision(matrix: np.ndarray) -> float:
   return float(np.nan_to_num(per_class_precision(matrix))[present].mean())
 
 
+# How a video's views are combined (`config.eval.aggregate`).
+AGGREGATES = ('logits', 'probabilities')
 # Metrics a config may ask for beside accuracy / WAR and UAR (`config.extra_metrics`).
 EXTRA_METRICS = {'macro_precision': macro_precision}
-
-
-def check_extra_metrics(names) -> None:
-  unknown = [n for n in names if n not in EXTRA_METRICS]
-  if unknown:
-    raise ValueError(f'config.extra_metrics: unknown {unknown}; available {sorted(EXTRA_METRICS)}')
 
 
 def summarize(matrix: np.ndarray, class_names, extra_metrics=()) -> dict:
   """JSON-ready accuracy (= WAR), UAR, the `extra_metrics` asked for, per-class recall and the
   matrix itself."""
-  check_extra_metrics(extra_metrics)
   recall = per_class_recall(matrix)
   return {
       'accuracy': accuracy(matrix),
@@ -104,7 +99,7 @@ def video_probabilities(logits, videos, num_videos: int, aggregate: str = 'logit
     return softmax(mean_per_video(logits, videos, num_videos))
   if aggregate == 'probabilities':
     return mean_per_video(softmax(logits), videos, num_videos)
-  raise ValueError(f"config.eval.aggregate={aggregate!r}: expected 'logits' or 'probabilities'")
+  raise ValueError(f"aggregate={aggregate!r}: expected one of {AGGREGATES}")
 
 
 def per_video_labels(labels, videos, num_videos: int) -> np.ndarray:

@@ -1,0 +1,5 @@
+import sys
+
+from emojax.evaluate.cli import main
+
+sys.exit(main())

@@ -1,0 +1,25 @@
+"""What a model says about its own parameters, beside its forward pass: the one small interface
+that training, the pretrained starts, the evaluator and prediction ask instead of knowing models.
+
+A model module may define, as properties or class attributes:
+  * `frozen_prefixes`: '/'-joined parameter-path prefixes that training leaves unchanged.
+  * `pretrained_parts`: `PretrainedPart`s, the sub-trees of its variables that start from weights
+    learned elsewhere (`emojax.pretrained` loads them by `source` name).
+  * `video_feature_methods`: `(per_view, per_video)` method names for features averaged over a
+    video's views, e.g. for the SVM: `per_view` gives each view's feature, `per_video` (or None)
+    turns the mean of a video's `per_view` features into its feature.
+`emojax.models.frozen_prefixes`, `pretrained_parts` and `video_feature_methods` read them, with the
+defaults (nothing frozen, nothing pretrained, `('features', None)`) for a model that defines none.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainedPart:
+  """Variables at `path` (inside `params` / `batch_stats`) filled from `source`, a weights source
+  of `emojax.pretrained.start.SOURCES`, called with `options` (and the dataset's class names)."""
+  path: tuple[str, ...]
+  source: str
+  options: tuple[tuple[str, object], ...] = ()
