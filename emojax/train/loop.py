@@ -91,19 +91,20 @@ def _resume(manager, abstract_state, train_iter, log):
 
 
 def train_fold(config, fold_dir: str, dataset, fold, k: int, run_dir: str, mesh=None,
-               log=print) -> dict:
+               log=print, name: str = '') -> dict:
   """Trains on `fold.train` of `dataset` (`emojax.datasets.Dataset`), evaluates on `fold.test`
   every epoch; resumes from `fold_dir`. Fold `k` of the run in `run_dir` starts from the
   model's pretrained parts and `config.init_from` (`stages.starting_variables`).
 
   Returns the fold's final test metrics (`evaluate.evaluate_fold`), its step count, per-epoch
-  history and the config it was trained with.
+  history and the config it was trained with. `name` (default 'fold K') names it in logs.
   """
+  name = name or f'fold {k}'
   mesh = mesh or sharding.make_mesh()
   steps_per_epoch = len(fold.train) // config.batch_size
   if steps_per_epoch == 0:
     raise ConfigError(f'config.batch_size={config.batch_size} exceeds the {len(fold.train)} '
-                      f'training examples of fold {k}')
+                      f'training examples of {name}')
   total_steps = steps_per_epoch * config.num_epochs
   model = models.create_model(config)
   tx = state_lib.make_optimizer(config, steps_per_epoch, models.frozen_prefixes(model))
@@ -121,7 +122,7 @@ def train_fold(config, fold_dir: str, dataset, fold, k: int, run_dir: str, mesh=
   resumed = _resume(manager, jax.eval_shape(init, init_rng), train_iter, log)
   if resumed is not None:
     start, state, history, progress = resumed
-    log(f'fold {k}: resumed at step {start} (epoch {start / steps_per_epoch:.2f})')
+    log(f'{name}: resumed at step {start} (epoch {start / steps_per_epoch:.2f})')
   else:
     start, history = 0, []
     progress = FoldProgress(patience_left=config.early_stopping_patience)
@@ -141,7 +142,7 @@ def train_fold(config, fold_dir: str, dataset, fold, k: int, run_dir: str, mesh=
     return apply.accuracy(eval_fn, apply.model_variables(state), source, indices, config, mesh)
 
   window, window_start = [], time.perf_counter()
-  bar = _progress(total_steps, start, k)
+  bar = _progress(total_steps, start, name)
   writer = _summary_writer(os.path.join(fold_dir, 'tensorboard'))
 
   def flush(done):
@@ -182,11 +183,11 @@ def train_fold(config, fold_dir: str, dataset, fold, k: int, run_dir: str, mesh=
         if key in record:
           writer.add_scalar(key.replace('_', '/'), record[key], done)
       writer.flush()
-      log(f'fold {k} epoch {epoch}/{config.num_epochs}: ' +
+      log(f'{name} epoch {epoch}/{config.num_epochs}: ' +
           ' '.join(f'{name}={v:.4f}' for name, v in record.items() if isinstance(v, float)))
       save(done)
       if progress.stopped:
-        log(f'fold {k}: early stop at epoch {epoch}')
+        log(f'{name}: early stop at epoch {epoch}')
         break
     elif done % config.checkpoint_every_steps == 0:
       save(done)
@@ -198,7 +199,7 @@ def train_fold(config, fold_dir: str, dataset, fold, k: int, run_dir: str, mesh=
   manager.close()
 
   result = evaluate.evaluate_fold(config, model, apply.model_variables(state), dataset, fold, mesh,
-                                  fold_dir, log, f'fold {k}')
+                                  fold_dir, log, name)
   result.update(steps=int(jax.device_get(state.step)), history=history,
                 config=json.loads(config.to_json()))
   return result
@@ -219,7 +220,7 @@ def _summary_writer(logdir: str):
   return SummaryWriter(logdir)
 
 
-def _progress(total: int, initial: int, fold: int):
+def _progress(total: int, initial: int, name: str):
   from tqdm.auto import tqdm
-  return tqdm(total=total, initial=initial, desc=f'fold {fold}', unit='step', dynamic_ncols=True,
+  return tqdm(total=total, initial=initial, desc=name, unit='step', dynamic_ncols=True,
               disable=jax.process_index() != 0, mininterval=2.0)

@@ -114,7 +114,7 @@ def _write_run_files(config, run_dir: str, dataset) -> None:
     _write_run_files(stage, stages.stage_dir(run_dir, name), dataset)
 
 
-def run_fold(config, run_dir: str, dataset, plan, k: int, mesh, log=print) -> dict:
+def run_fold(config, run_dir: str, dataset, plan, k: int, mesh, log=print, stage: str = '') -> dict:
   """Fold `k` of the run of `config` in `run_dir`: its stages' fold `k` first (each a run of its
   own under `stages/NAME`), then its own; the fold's result, from `fold_K/result.json` when it
   finished before."""
@@ -125,13 +125,14 @@ def run_fold(config, run_dir: str, dataset, plan, k: int, mesh, log=print) -> di
       return json.load(f)
   for name in config.init_from.stages:
     stage_result = run_fold(config.stages[name], stages.stage_dir(run_dir, name), dataset, plan,
-                            k, mesh, log)
-    log(f'fold {k}, stage {name}: test accuracy {stage_result["accuracy"]:.4f}')
+                            k, mesh, log, f'{stage}stage {name}, ')
+    log(f'{stage}stage {name}, fold {k}: test accuracy {stage_result["accuracy"]:.4f}')
   fold = plan[k]
   if jax.process_index() == 0:
     os.makedirs(fold_dir, exist_ok=True)
     checkpoints.save_config(config, fold_dir)
-  result = loop.train_fold(config, fold_dir, dataset, fold, k, run_dir, mesh, log)
+  result = loop.train_fold(config, fold_dir, dataset, fold, k, run_dir, mesh, log,
+                           f'{stage}fold {k}')
   result[fold.held_out_key] = list(fold.held_out)
   if jax.process_index() == 0:
     class_names = dataset.class_names
