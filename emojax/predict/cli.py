@@ -121,7 +121,7 @@ def main(argv=None) -> int:
   except (VideoReadError, timeline.VideoTooShortError, faces.NoFaceError, FileNotFoundError,
           ValueError) as e:
     print(f'error: {" ".join(str(e).split())}', file=sys.stderr)
-    return 1
+    return 2
   except KeyboardInterrupt:
     print('error: interrupted', file=sys.stderr)
     return 130
