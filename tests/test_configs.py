@@ -1,58 +1,55 @@
-"""Every experiment config builds its model, and the paper-size models have the papers' sizes."""
+"""Every experiment config is a run that can start: valid for its dataset (as its builder
+describes it, without data), and its training stages give the sub-trees it starts from in the
+shapes its model has."""
 import importlib
 import os
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import pytest
+from flax import traverse_util
 
 from emojax import models
-from emojax.models import attention_lstm, p3d, two_stream
+from emojax.train import validate
 
-from conftest import ROOT
-
-
-def _key(seed):
-  """A PRNG key whose random initialisers compile in a fraction of threefry's time on CPU."""
-  return jax.random.key(seed, impl='unsafe_rbg')
-
+from conftest import ROOT, stored_facts
 
 CONFIGS = sorted(os.path.splitext(f)[0] for f in os.listdir(os.path.join(ROOT, 'configs'))
-                 if f.endswith('.py') and f not in ('__init__.py', 'default.py'))
+                 if f.endswith('.py') and f not in ('__init__.py', 'default.py', 'stages.py'))
+STAGED = [name for name in CONFIGS
+          if importlib.import_module(f'configs.{name}').get_config().init_from.stages]
+
+
+def _get_config(name):
+  return importlib.import_module(f'configs.{name}').get_config()
 
 
 @pytest.mark.parametrize('name', CONFIGS)
-def test_config_builds_its_model(name):
-  config = importlib.import_module(f'configs.{name}').get_config()
-  assert config.num_classes == 0  # the dataset's count, set when a run loads it
-  model = models.create_model(config, num_classes=7)
-  assert type(model) is models.MODELS[config.model.name]
-  shape = list(models.input_shape(config))
-  if config.model.name == 'rfscnn':
-    shape[-1] = 6
-  logits = jax.eval_shape(lambda x: model.init_with_output(_key(0), x, train=False)[0],
-                          jnp.zeros(shape))
-  assert logits.shape == (1, 7)
-  assert config.protocol == PROTOCOLS.get(name, 'kfold')
+def test_config_is_valid_for_its_dataset(name):
+  config = _get_config(name)
+  validate.validate(config, stored_facts(config))
 
 
-PROTOCOLS = {'enterface_rfscnn': 'loso', 'rml_rfscnn': 'loso', 'afew_rfscnn': 'official_split',
-             'cheavd_attention_lstm': 'official_split', 'dfew': 'official_folds',
-             'ferv39k': 'official_split', 'mafw': 'official_folds'}
+def _shapes(config, num_classes=7):
+  """{'params/a/b', 'batch_stats/...': shape} of `config`'s model."""
+  model = models.create_model(config, num_classes)
+  if getattr(model, 'conv_impl', None) == 'auto':
+    model = model.clone(conv_impl='xla')  # the same shapes, without asking the backend
+  variables = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros(
+      models.input_shape(config)), train=False))
+  return {k: v.shape for k, v in traverse_util.flatten_dict(variables, sep='/').items()}
 
 
-PAPER_SIZE = {  # model, input, parameter range (docs/models.md)
-    'p3d': (p3d.P3DNet(6), (1, 16, 112, 112, 3), (28e6, 31e6)),
-    'c3d': (p3d.C3D(6), (1, 16, 112, 112, 3), (77e6, 79e6)),
-    'attention_lstm': (attention_lstm.AttentionLSTMNet(8), (1, 16, 100, 100, 3), (20e6, 22e6)),
-    'rfscnn': (two_stream.RFSCNN(6), (1, 16, 227, 227, 6), (0.2e6, 0.25e6)),
-}
-
-
-@pytest.mark.parametrize('name', sorted(PAPER_SIZE))
-def test_paper_size_parameter_counts(name):
-  model, shape, (low, high) = PAPER_SIZE[name]
-  variables = jax.eval_shape(lambda: model.init(_key(0), jnp.zeros(shape), train=False))
-  count = sum(np.prod(x.shape) for x in jax.tree.leaves(variables['params']))
-  assert low < count < high, count
+@pytest.mark.parametrize('name', STAGED)
+def test_a_configs_stages_hold_the_subtrees_it_starts_from_in_its_shapes(name):
+  config = _get_config(name)
+  run = _shapes(config)
+  stages = {stage: _shapes(config.stages[stage]) for stage in config.init_from.stages}
+  for subtree in config.init_from.subtrees:
+    want = {k: s for k, s in run.items() if k.split('/', 1)[1].startswith(subtree + '/')}
+    holders = [stage for stage, shapes in stages.items()
+               if any(k.startswith(f'params/{subtree}/') for k in shapes)]
+    assert len(holders) == 1, (subtree, holders)
+    got = {k: s for k, s in stages[holders[0]].items()
+           if k.split('/', 1)[1].startswith(subtree + '/')}
+    assert want and got == want, subtree

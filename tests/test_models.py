@@ -11,13 +11,20 @@ from emojax.models.convlstm import ConvLSTM, ConvLSTMCell, zero_carry
 from emojax.models.emotion_net import EmotionNet
 from emojax.models.resnet3d import ResNet3D18, ResNet3D34, conv3d_matmul, resnet3d
 from emojax.models.transformer import TransformerEncoder, sinusoidal_encoding
+from emojax.models import attention_lstm, p3d, two_stream
 from emojax.train.state import param_path
+
+from conftest import TINY_MODELS, tiny_input_shape, tiny_model
 
 
 def _init_apply(module, x, train=False, **kw):
-  variables = module.init(jax.random.key(0), x, train=False, **kw)
-  return variables, module.apply(variables, x, train=train,
-                                 mutable=['batch_stats'] if train else False, **kw)
+  """The shapes of `module`'s variables and of its output on `x` (nothing is computed)."""
+  def run():
+    variables = module.init(jax.random.key(0), x, train=False, **kw)
+    return variables, module.apply(variables, x, train=train,
+                                   mutable=['batch_stats'] if train else False, **kw)
+
+  return jax.eval_shape(run)
 
 
 @pytest.mark.parametrize('depth,stages', [(18, (2, 2, 2, 2)), (34, (3, 4, 6, 3))])
@@ -235,67 +242,47 @@ def test_emotion_net_ablation_rows(use_convlstm, use_transformer):
   assert ('transformer' in variables['params']) == use_transformer
 
 
-def test_gradients_reach_every_parameter():
-  net = EmotionNet(num_classes=6, depth=10, width=4, num_heads=2, num_layers=1,
-                   convlstm_peephole=True)
-  x = jax.random.normal(jax.random.key(0), (2, 4, 24, 24, 3))
-  variables = jax.jit(lambda x: net.init(jax.random.key(1), x, train=False))(x)
-  # Zero-initialised residual-branch scales and peepholes would hide the layers behind them.
-  leaves, treedef = jax.tree.flatten(variables['params'])
-  keys = jax.random.split(jax.random.key(2), len(leaves))
-  params = jax.tree.unflatten(treedef, [p + 0.1 * jax.random.normal(k, p.shape)
-                                        for p, k in zip(leaves, keys)])
+@pytest.mark.parametrize('name', sorted(TINY_MODELS))
+@pytest.mark.parametrize('dtype', ['float32', 'bfloat16'])
+def test_logits_are_float32_in_any_dtype(name, dtype):
+  """[B, classes] logits (a frame classifier's [B, T, classes]) in float32, in training too."""
+  model = tiny_model(name, dtype=dtype)
+  x = jnp.zeros(tiny_input_shape(name))
 
-  def loss(params):
-    logits, _ = net.apply({'params': params, 'batch_stats': variables['batch_stats']}, x,
-                          train=True, mutable=['batch_stats'])
-    return jax.nn.log_softmax(logits)[:, 0].sum()
+  def run():
+    variables = model.init(jax.random.key(0), x, train=False)
+    return model.apply(variables, x, train=True, mutable=['batch_stats'],
+                       rngs={'dropout': jax.random.key(1)})[0]
 
-  grads = jax.jit(jax.grad(loss))(params)
-  flat = jax.tree_util.tree_leaves_with_path(grads)
-  zero = [jax.tree_util.keystr(p) for p, g in flat if not np.any(np.asarray(g) != 0)]
-  assert not zero, f'parameters without gradient: {zero}'
-
-
-def test_full_size_emotion_net_parameter_count():
-  """The paper-size network (ResNet34 at width 64) has about 75M parameters."""
-  net = EmotionNet(num_classes=6)
-  shapes = jax.eval_shape(lambda: net.init(jax.random.key(0), jnp.zeros((1, 16, 112, 112, 3)),
-                                           train=False))
-  count = sum(np.prod(x.shape) for x in jax.tree.leaves(shapes['params']))
-  assert 70e6 < count < 80e6
-
-
-def test_registry_builds_from_config(make_config):
-  config = make_config()
-  model = models.create_model(config)
-  assert isinstance(model, EmotionNet) and model.width == 4 and model.num_classes == 6
-
-
-def test_registry_unknown_model_names_the_setting(make_config):
-  with pytest.raises(ValueError, match="config.model.name='resnet9000'"):
-    models.create_model(make_config(**{'model.name': 'resnet9000'}))
-
-
-def test_registry_unknown_field_names_the_setting(make_config):
-  config = make_config()
-  with config.unlocked():
-    config.model.widht = 3
-  with pytest.raises(ValueError, match='config.model.widht'):
-    models.create_model(config)
-
-
-def test_clip_length_the_model_cannot_take_names_the_setting(make_config):
-  config = make_config(**{'num_frames': 16})
-  with config.unlocked():
-    config.model.positional = 'learned'
-    config.model.max_len = 9
-  with pytest.raises(ValueError, match='config.model.max_len=9'):
-    models.check_input(models.create_model(config), config)
-
-
-def test_bfloat16_model_returns_float32_logits():
-  net = EmotionNet(num_classes=6, depth=10, width=4, num_heads=2, num_layers=1,
-                   dtype=jnp.bfloat16)
-  _, logits = _init_apply(net, jnp.zeros((1, 4, 16, 16, 3)))
+  logits = jax.eval_shape(run)
+  assert logits.shape == ((2, 4, 6) if name == 'frame_cnn' else (2, 6))
   assert logits.dtype == jnp.float32
+
+
+PAPER_SIZE = {  # model, input, parameter range (docs/models.md)
+    'emotion_net': (EmotionNet(6), (1, 16, 112, 112, 3), (70e6, 80e6)),  # ResNet34 at width 64
+    'p3d': (p3d.P3DNet(6), (1, 16, 112, 112, 3), (28e6, 31e6)),
+    'c3d': (p3d.C3D(6), (1, 16, 112, 112, 3), (77e6, 79e6)),
+    'attention_lstm': (attention_lstm.AttentionLSTMNet(8), (1, 16, 100, 100, 3), (20e6, 22e6)),
+    'rfscnn': (two_stream.RFSCNN(6), (1, 16, 227, 227, 6), (0.2e6, 0.25e6)),
+}
+
+
+@pytest.mark.parametrize('name', sorted(PAPER_SIZE))
+def test_paper_size_parameter_counts(name):
+  model, shape, (low, high) = PAPER_SIZE[name]
+  variables = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros(shape), train=False))
+  count = sum(np.prod(x.shape) for x in jax.tree.leaves(variables['params']))
+  assert low < count < high, count
+
+
+class _Plain(nn.Module):
+  @nn.compact
+  def __call__(self, x, train=False):
+    return nn.Dense(2)(x)
+
+
+def test_a_model_that_says_nothing_has_nothing_frozen_or_pretrained():
+  assert models.frozen_prefixes(_Plain()) == () and models.pretrained_parts(_Plain()) == ()
+  assert models.video_feature_methods(_Plain()) == ('features', None)
+  assert models.video_feature_methods(tiny_model('rfscnn')) == ('stream_features', 'fuse_streams')

@@ -11,23 +11,17 @@ import time
 
 import pytest
 
-from conftest import ROOT
+from conftest import DEMO_RUN, ROOT, launch_command, tiny_flags
 
-# Early stopping on a validation quarter of the training subjects, with a patience of 1 epoch:
-# a resumed run must restore the best score and the patience left to stop where one run stops.
-RUN = ['--config.dataset.config=tiny', '--config.num_frames=4', '--config.image_size=24',
-       '--config.model.depth=10', '--config.model.width=4', '--config.model.num_heads=2',
-       '--config.model.num_layers=1', '--config.batch_size=4', '--config.eval_batch_size=8',
-       '--config.num_folds=3', '--config.log_every_steps=2', '--config.data_threads=1',
-       '--config.num_epochs=4', '--config.checkpoint_every_steps=2',
-       '--config.validation_fraction=0.25', '--config.early_stopping_patience=1',
-       '--config.report_frame_baseline=False']
+# The demo run's config (early stopping on a validation quarter of the training subjects, with a
+# patience of 1 epoch: a resumed run must restore the best score and the patience left to stop
+# where one run stops), without the frame baseline; `demo_run` is the one process.
+RUN = tiny_flags(**DEMO_RUN, report_frame_baseline=False)
 
 
 def _command(workdir, tfds_dir, *extra):
-  return [sys.executable, os.path.join(ROOT, 'launch.py'),
-          '--config=' + os.path.join(ROOT, 'configs', 'demo.py'), f'--workdir={workdir}',
-          f'--config.dataset.data_dir={tfds_dir}', *RUN, *extra]
+  return [sys.executable, *launch_command(workdir, f'--config.dataset.data_dir={tfds_dir}', *RUN,
+                                          *extra)]
 
 
 def _free_port() -> int:
@@ -64,9 +58,9 @@ def _fold(workdir):
 
 
 @pytest.mark.slow
-def test_two_processes_train_resume_and_match_one_process(tmp_path):
+def test_two_processes_train_resume_and_match_one_process(tmp_path, demo_run):
   start = time.perf_counter()
-  tfds_dir, single, multi = (str(tmp_path / name) for name in ('tfds', 'single', 'multi'))
+  tfds_dir, single, multi = str(tmp_path / 'tfds'), demo_run.workdir, str(tmp_path / 'multi')
   first, second = str(tmp_path / 'first'), str(tmp_path / 'second')
   procs = _start_processes(multi, tfds_dir, by_flags=True, logs=first)
   checkpoints = os.path.join(multi, 'fold_0', 'checkpoints')
@@ -91,8 +85,6 @@ def test_two_processes_train_resume_and_match_one_process(tmp_path):
   assert [p.returncode for p in procs] == [0, 0], [out[-5000:] for out in outs]
   two = time.perf_counter() - start
   assert all('fold 0: resumed at step' in out for out in outs)
-  subprocess.run(_command(single, tfds_dir), env=dict(os.environ, JAX_PLATFORMS='cpu'),
-                 cwd=ROOT, check=True, capture_output=True, timeout=900)
   one, two_fold = _fold(single), _fold(multi)
   for key in ('accuracy', 'uar', 'confusion_matrix', 'steps'):
     assert two_fold[key] == one[key], key
@@ -102,20 +94,5 @@ def test_two_processes_train_resume_and_match_one_process(tmp_path):
         [h[key] for h in one['history']], rel=1e-3, abs=1e-6), key
   # Process 0 alone wrote the shared files; both took part in every step.
   assert sorted(os.listdir(multi)) == sorted(os.listdir(single))
-  print(f'2 processes: killed at {killed:.1f} s, finished at {two:.1f} s; whole test '
-        f'{time.perf_counter() - start:.1f} s; history {one["history"]}')
-
-
-def test_only_process_0_builds_the_dataset_and_the_others_say_when_they_cannot_see_it(
-    make_config, tmp_path, monkeypatch):
-  import jax
-
-  from emojax.train import datasets, steps
-  config = make_config(**{'dataset.data_dir': str(tmp_path)})
-  monkeypatch.setattr(jax.distributed, 'is_initialized', lambda: True)
-  monkeypatch.setattr(jax, 'process_index', lambda: 1)
-  waited = []
-  monkeypatch.setattr(steps, 'sync_processes', waited.append)
-  with pytest.raises(FileNotFoundError, match=f'data_dir={tmp_path}: process 0 built'):
-    datasets.prepared_builder(config)
-  assert waited == ['emojax: dataset prepared by process 0'] and os.listdir(tmp_path) == []
+  print(f'2 processes: killed at {killed:.1f} s, finished at {two:.1f} s; history '
+        f'{one["history"]}')

