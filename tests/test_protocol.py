@@ -1,208 +1,134 @@
-"""End to end through launch.py on the generated dataset, including kill-and-resume."""
+"""A run of launch.py from the flag to results.json (the tiny demo run, shared), what it leaves for
+later use (checkpoints that restore the trained model, its data record), finished folds kept, and
+a workdir that keeps the config and the layout that made it."""
 import csv
-import dataclasses
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
+import shutil
 
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from emojax import checkpoints
+from emojax.data import record as record_lib
+from emojax.errors import DataError
+from emojax.train import protocol
 
-TINY = ['--config.dataset.config=tiny', '--config.num_frames=4', '--config.image_size=24',
-        '--config.model.depth=10', '--config.model.width=4', '--config.model.num_heads=2',
-        '--config.model.num_layers=1', '--config.batch_size=4', '--config.eval_batch_size=8',
-        '--config.num_folds=3', '--config.log_every_steps=2', '--config.data_threads=1']
-
-
-def _launch(workdir, tfds_dir, *extra, wait=True):
-  cmd = [sys.executable, os.path.join(ROOT, 'launch.py'), '--config=' + os.path.join(
-      ROOT, 'configs', 'demo.py'), f'--workdir={workdir}', f'--config.dataset.data_dir={tfds_dir}',
-         *TINY, *extra]
-  env = dict(os.environ, JAX_PLATFORMS='cpu')
-  if not wait:
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=env, cwd=ROOT)
-  proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=900)
-  assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
-  return proc.stdout + proc.stderr
-
-
-def _load(workdir):
-  with open(os.path.join(workdir, 'results.json')) as f:
-    return json.load(f)
-
-
-@pytest.fixture(scope='module')
-def uninterrupted(tmp_path_factory, tfds_dir):
-  workdir = str(tmp_path_factory.mktemp('run'))
-  out = _launch(workdir, tfds_dir, '--config.num_epochs=2')
-  return workdir, out
+from conftest import CLASS_NAMES, run_python, tiny_config, tiny_two_stage_config
 
 
 @pytest.mark.slow
-def test_demo_runs_end_to_end(uninterrupted):
-  workdir, out = uninterrupted
-  results = _load(workdir)
-  assert 'accuracy over 1 fold(s)' in out
+def test_the_demo_runs_end_to_end(demo_run):
+  results, out = demo_run.json('results.json'), demo_run.output
   fold = results['folds']['0']
+  history = demo_run.json('fold_0/result.json')['history']
+  assert 'accuracy over 1 fold(s)' in out and results['class_names'] == list(CLASS_NAMES)
   assert fold['num_examples'] == 12 and len(fold['test_subjects']) == 2
-  assert 0.0 <= results['accuracy']['mean'] <= 1.0
   assert sum(map(sum, results['confusion_matrix'])) == 12
-  assert results['config']['model']['name'] == 'emotion_net'
-  assert results['versions']['jax']
+  assert fold['steps'] == 4 * len(history) and [h['epoch'] for h in history] == list(
+      range(1, len(history) + 1))
+  assert all('val_accuracy' in h for h in history)
   # The zero-shot per-frame FER2013 baseline on the same test videos, beside the model.
   assert results['frame_baseline']['accuracy']['n'] == 1 and 'per-frame FER2013 baseline' in out
   assert fold['frame_baseline']['num_examples'] == 12
   for name in ('results.csv', 'confusion_matrix.png', 'folds.json', 'fold_0/curves.png',
                'fold_0/confusion_matrix.png'):
-    assert os.path.getsize(os.path.join(workdir, name)) > 0
+    assert os.path.getsize(os.path.join(demo_run.workdir, name)) > 0
   assert results['views'] == fold['views'] == {'num_clips': 1, 'num_crops': 1, 'per_video': 1,
                                                'aggregate': 'logits'}
   assert 'with 1 view(s) per video (1 clip(s) x 1 crop(s), mean of logits)' in out
-  with open(os.path.join(workdir, 'fold_0', 'predictions.csv')) as f:
+  with open(os.path.join(demo_run.workdir, 'fold_0', 'predictions.csv')) as f:
     rows = list(csv.DictReader(f))
-  names = results['class_names']
-  assert list(rows[0]) == ['video_id', 'label', 'predicted', *[f'p_{c}' for c in names]]
-  assert len(rows) == 12 and len({r['video_id'] for r in rows}) == 12
-  assert {r['video_id'].split('_')[0] for r in rows} == set(fold['test_subjects'])
+  assert list(rows[0]) == ['video_id', 'label', 'predicted', *[f'p_{c}' for c in CLASS_NAMES]]
+  assert len(rows) == 12 and {r['video_id'].split('_')[0] for r in rows} == set(
+      fold['test_subjects'])
   hits = sum(r['label'] == r['predicted'] for r in rows)
-  assert hits == sum(fold['confusion_matrix'][i][i] for i in range(len(names)))
+  assert hits == sum(fold['confusion_matrix'][i][i] for i in range(len(CLASS_NAMES)))
   for r in rows:
-    probs = [float(r[f'p_{c}']) for c in names]
+    probs = [float(r[f'p_{c}']) for c in CLASS_NAMES]
     assert sum(probs) == pytest.approx(1.0, abs=1e-4)
-    assert r['predicted'] == names[int(np.argmax(probs))]
+    assert r['predicted'] == CLASS_NAMES[int(np.argmax(probs))]
     assert r['label'] == r['video_id'].split('_')[1]  # S003_fear_01 is a fear video
-  fold_result = json.load(open(os.path.join(workdir, 'fold_0', 'result.json')))
-  assert [h['epoch'] for h in fold_result['history']] == [1, 2]
-  assert fold_result['config'] == results['config'] == json.load(
-      open(os.path.join(workdir, 'fold_0', 'config.json')))
-  events = os.listdir(os.path.join(workdir, 'fold_0', 'tensorboard'))
+  assert results['config'] == demo_run.json('fold_0/result.json')['config'] == demo_run.json(
+      'fold_0/config.json')
+  events = os.listdir(os.path.join(demo_run.workdir, 'fold_0', 'tensorboard'))
   assert any(e.startswith('events.out.tfevents') for e in events)
 
 
 @pytest.mark.slow
-def test_killed_run_resumes_to_the_same_result(uninterrupted, tmp_path, tfds_dir):
-  reference = _load(uninterrupted[0])
-  workdir = str(tmp_path / 'killed')
-  proc = _launch(workdir, tfds_dir, '--config.num_epochs=2', '--config.checkpoint_every_steps=2',
-                 wait=False)
-  ckpt = os.path.join(workdir, 'fold_0', 'checkpoints')
-  deadline = time.time() + 600
-  while time.time() < deadline and proc.poll() is None:
-    steps = [int(d) for d in os.listdir(ckpt) if d.isdigit()] if os.path.isdir(ckpt) else []
-    if any(2 <= s < 12 for s in steps):  # mid-fold: 12 steps make the fold
-      break
-    time.sleep(0.2)
-  assert proc.poll() is None, 'the run ended before it could be killed'
-  proc.send_signal(signal.SIGKILL)
-  proc.wait()
-  assert not os.path.exists(os.path.join(workdir, 'results.json'))
-  out = _launch(workdir, tfds_dir, '--config.num_epochs=2', '--config.checkpoint_every_steps=2')
-  assert 'resumed at step' in out
-  resumed = _load(workdir)
-  for key in ('accuracy', 'uar', 'confusion_matrix'):
-    assert resumed[key] == reference[key]
-  fold, ref_fold = resumed['folds']['0'], reference['folds']['0']
-  assert fold['steps'] == ref_fold['steps'] == 12
-  history = json.load(open(os.path.join(workdir, 'fold_0', 'result.json')))['history']
-  ref_history = json.load(open(os.path.join(uninterrupted[0], 'fold_0', 'result.json')))['history']
-  assert [h['train_loss'] for h in history] == pytest.approx(
-      [h['train_loss'] for h in ref_history], rel=1e-6)
-  # Finished folds are not retrained.
-  again = _launch(workdir, tfds_dir, '--config.num_epochs=2')
-  assert 'already finished' in again
-
-
-def test_bad_config_fails_at_start_naming_the_setting(tmp_path, tfds_dir):
-  cmd = [sys.executable, os.path.join(ROOT, 'launch.py'),
-         '--config=' + os.path.join(ROOT, 'configs', 'demo.py'), f'--workdir={tmp_path}',
-         '--config.model.name=resnet9000']
-  proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
-  assert proc.returncode != 0 and "config.model.name='resnet9000'" in proc.stderr
-  proc = subprocess.run(cmd[:-1] + [f'--config.dataset.data_dir={tfds_dir}', *TINY,
-                                    '--config.augment.crop_margin=0.5'],
-                        capture_output=True, text=True, cwd=ROOT, timeout=300)
-  assert proc.returncode != 0 and 'config.augment.crop_margin=0.5 must be' in proc.stderr
-
-
-def test_restore_returns_the_trained_model(uninterrupted, tfds_dir):
-  """The restored variables are the run's last ones: they are not the initial weights, and they
-  reproduce the fold's reported confusion matrix on its test videos."""
-  import jax
-  import tensorflow_datasets as tfds
-
+def test_restore_returns_the_trained_model(demo_run):
+  """The restored variables are the run's last: they reproduce the fold's reported confusion
+  matrix on its test videos. A step folder restores that step."""
   import emojax
-  from emojax import models
-  from emojax.data import folds, pipeline
-  from emojax.train import metrics, state
+  from emojax import datasets, models
+  from emojax.data import folds
+  from emojax.evaluate import metrics, views
 
-  workdir, _ = uninterrupted
-  restored = emojax.restore(workdir)
-  config = restored.config
-  assert config.model.width == 4 and restored.step == 12
-  assert restored.class_names == ('anger', 'disgust', 'fear', 'happiness', 'sadness', 'surprise')
-  init_rng = jax.random.split(jax.random.fold_in(jax.random.key(config.seed), 0))[0]
-  initial = state.create_train_state(restored.model, state.make_optimizer(config, 1), init_rng,
-                                     models.input_shape(config)).params
-  assert not all(jax.tree.leaves(jax.tree.map(np.array_equal, initial,
-                                              restored.variables['params'])))
-  source = tfds.data_source('synthetic_expressions/tiny', split='train', data_dir=tfds_dir)
-  index = pipeline.read_index(source, restored.class_names)
-  _, test = folds.split_indices(index.subjects, _load(workdir)['folds']['0']['test_subjects'])
-  clips = np.stack([pipeline.eval_views(source[int(i)], config)['clip'][0] for i in test])
+  restored = emojax.restore(demo_run.workdir)
+  config, fold = restored.config, demo_run.json('fold_0/result.json')
+  assert restored.step == fold['steps'] and restored.class_names == CLASS_NAMES
+  dataset = datasets.load(config)
+  test = folds.fold_plan(config, dataset.index.subjects, dataset.index.splits)[0].test
+  clips = np.stack([views.video_views(dataset.source[int(i)], config)['clip'][0] for i in test])
   logits = restored.model.apply(restored.variables, models.normalize_clip(clips), train=False)
-  matrix = metrics.confusion_matrix(index.labels[test], np.argmax(logits, -1), config.num_classes)
-  assert matrix.tolist() == _load(workdir)['folds']['0']['confusion_matrix']
-  step_dir = os.path.join(workdir, 'fold_0', 'checkpoints', '6')
-  assert emojax.restore(step_dir).step == 6
-  with pytest.raises(FileNotFoundError, match='config.json'):
-    emojax.restore(os.path.dirname(workdir))
+  matrix = metrics.confusion_matrix(dataset.index.labels[test], np.argmax(logits, -1), 6)
+  assert matrix.tolist() == fold['confusion_matrix']
+  steps_dir = os.path.join(demo_run.workdir, 'fold_0', 'checkpoints')
+  older = min(int(s) for s in os.listdir(steps_dir) if s.isdigit())
+  assert older < restored.step and emojax.restore(os.path.join(steps_dir, str(older))).step == older
+  with pytest.raises(DataError, match='config.json'):
+    emojax.restore(os.path.dirname(demo_run.workdir))
 
 
-def test_the_run_records_its_data_contract_and_restore_reads_it(uninterrupted):
+@pytest.mark.slow
+def test_the_run_records_its_data_and_restore_reads_it(demo_run):
   """synthetic_expressions/tiny: 8 stored frames per video at 20 fps; 4-frame clips at a fixed
   interval over the whole video; 32-pixel faces resized to 24 * 1.143 = 27, cut to 24."""
   import emojax
-  workdir, _ = uninterrupted
-  with open(os.path.join(workdir, 'data.json')) as f:
-    written = json.load(f)
-  record = emojax.restore(workdir).data
-  assert record.to_json() == written
+  written = demo_run.json(record_lib.DATA_FILE)
+  assert emojax.restore(demo_run.workdir).data.to_json() == written
+  assert written['format'] == record_lib.FORMAT and written['flow_method'] == ''
   assert written['dataset'] == 'synthetic_expressions/tiny/1.2.0'
-  assert written['class_names'][0] == 'anger' and written['crop_size'] == 32
+  assert written['class_names'] == list(CLASS_NAMES) and written['crop_size'] == 32
   assert written['fps'] == 20.0 and written['median_frames'] == 8 and written['num_frames'] == 4
-  assert written['sampling'] == {'method': 'fixed_interval', 'num_fragments': 1, 'stride': 1}
   assert written['whole_video'] and written['span_frames'] == 8
   assert written['span_seconds'] == pytest.approx(0.4)
   assert written['image_size'] == 24 and written['resize_margin'] == pytest.approx(0.143)
-  assert written['views'] == {'num_clips': 1, 'num_crops': 1, 'aggregate': 'logits'}
 
 
-def test_restoring_for_inference_imports_no_training_code(uninterrupted):
-  script = (f'import emojax, sys; emojax.restore({uninterrupted[0]!r}); '
-            'print(" ".join(sorted(sys.modules)))')
-  loaded = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
-                          check=True, cwd=ROOT).stdout.split()
+@pytest.mark.slow
+def test_restoring_for_inference_imports_no_training_code(demo_run):
+  proc = run_python(['-c', f'import emojax, sys; emojax.restore({demo_run.workdir!r}); '
+                     'print(" ".join(sorted(sys.modules)))'])
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  loaded = proc.stdout.split()
   assert [m for m in loaded if m.startswith(('emojax.train', 'optax', 'grain'))] == []
 
 
-def test_a_workdir_made_with_another_config_stops_unless_told(make_config, tmp_path):
-  from emojax import checkpoints
-  from emojax.train import protocol
-  old = make_config()
+@pytest.mark.slow
+def test_finished_folds_are_not_trained_again(demo_run, tmp_path):
+  workdir = str(tmp_path / 'run')
+  shutil.copytree(demo_run.workdir, workdir)
+  config = checkpoints.read_config(os.path.join(workdir, checkpoints.CONFIG_FILE))
+  steps = sorted(os.listdir(os.path.join(workdir, 'fold_0', 'checkpoints')))
+  logs = []
+  summary = protocol.train_and_evaluate(config, workdir, log=logs.append)
+  assert 'fold 0: already finished, accuracy' in ' '.join(logs)
+  assert summary['accuracy'] == demo_run.json('results.json')['accuracy']
+  assert sorted(os.listdir(os.path.join(workdir, 'fold_0', 'checkpoints'))) == steps
+
+
+def test_a_workdir_made_with_another_config_stops_unless_told(tmp_path):
+  old = tiny_config()
   checkpoints.save_config(old, str(tmp_path))
   (tmp_path / 'fold_0').mkdir()
+  (tmp_path / 'stages').mkdir()
   (tmp_path / 'notes.txt').write_text('mine')
-  new = make_config(learning_rate=0.5, data_workers=3, **{'model.width': 8})
+  new = tiny_config(learning_rate=0.5, data_workers=3, **{'model.width': 8})
   listed = r'another config \(learning_rate: 0.001 -> 0.5; model.width: 4 -> 8\)\. '
-  with pytest.raises(ValueError, match=listed):
+  with pytest.raises(DataError, match=listed):
     protocol.prepare_workdir(new, str(tmp_path))
-  protocol.prepare_workdir(make_config(data_workers=3), str(tmp_path))  # how, not what: runs
+  protocol.prepare_workdir(tiny_config(data_workers=3), str(tmp_path))  # how, not what: runs
   said = []
   protocol.prepare_workdir(new, str(tmp_path), resume_with_changed_config=True, log=said.append)
   assert 'continuing with a changed config (learning_rate: 0.001 -> 0.5' in said[0]
@@ -210,21 +136,47 @@ def test_a_workdir_made_with_another_config_stops_unless_told(make_config, tmp_p
   assert sorted(os.listdir(tmp_path)) == ['notes.txt']
 
 
-def test_results_mark_a_fold_made_with_another_config(make_config):
-  from emojax.train import report
-  old, new = make_config(), make_config(learning_rate=0.5)
-  result = {'accuracy': 0.5, 'history': [], 'config': json.loads(old.to_json())}
-  assert report.fold_summary(result, new) == {
-      'accuracy': 0.5, 'config_differs': ['learning_rate: 0.001 -> 0.5']}
-  assert report.fold_summary(result, old) == {'accuracy': 0.5}
+def test_a_workdir_of_another_layout_is_refused_naming_the_version(tmp_path):
+  config = tiny_config()
+  checkpoints.save_config(config, str(tmp_path))
+  with open(tmp_path / record_lib.DATA_FILE, 'w') as f:
+    json.dump({'dataset': 'synthetic_expressions/tiny/1.2.0', 'class_names': list(CLASS_NAMES),
+               'crop_size': 32}, f)  # as emojax 0.1 wrote it
+  with pytest.raises(DataError, match=rf'data.json: written by an emojax from before workdir '
+                     rf'format {record_lib.FORMAT} \(emojax 0.1\)'):
+    protocol.prepare_workdir(config, str(tmp_path))
 
 
-def test_epoch_means_cover_every_step_of_the_epoch():
+def test_the_dataset_sets_the_class_count_of_the_run_and_its_stages():
+  config = protocol.with_dataset_classes(tiny_two_stage_config(num_classes=0), 'abc')
+  assert config.num_classes == 3
+  assert [stage.num_classes for stage in config.stages.values()] == [3, 3]
+
+
+def test_each_fold_trains_its_stages_fold_first(tmp_path, tfds_dir, monkeypatch):
+  """Fold K of a run with stages: each stage's fold K (in W/stages/NAME, as a run of its own),
+  then the run's; a finished stage fold is not trained again."""
+  from emojax import datasets, sharding
+  from emojax.data import folds
   from emojax.train import loop
-  progress = loop.FoldProgress()
-  progress.add([{'loss': 1.0, 'accuracy': 0.0}] * 3, seconds=1.0)
-  saved = loop.FoldProgress(**json.loads(json.dumps(dataclasses.asdict(progress))))  # a restart
-  saved.add([{'loss': 3.0, 'accuracy': 1.0}], seconds=1.0)
-  record = saved.end_epoch(batch_size=4)
-  assert record == {'train_loss': 1.5, 'train_accuracy': 0.25, 'clips_per_s': 8.0}
-  assert saved.steps == 0 and saved.loss_sum == 0.0
+  trained = []
+
+  def train_fold(config, fold_dir, *args, **kwargs):
+    trained.append(os.path.relpath(fold_dir, tmp_path))
+    return {'accuracy': 0.5, 'uar': 0.5, 'confusion_matrix': np.eye(6, dtype=int).tolist(),
+            'history': []}
+
+  monkeypatch.setattr(loop, 'train_fold', train_fold)
+  config = tiny_two_stage_config(**{'dataset.data_dir': tfds_dir})
+  dataset = datasets.load(config)
+  plan = folds.fold_plan(config, dataset.index.subjects, dataset.index.splits)
+  mesh = sharding.make_mesh()
+  os.makedirs(tmp_path / 'stages' / 'temporal' / 'fold_1')
+  (tmp_path / 'stages' / 'temporal' / 'fold_1' / 'result.json').write_text(json.dumps(
+      {'accuracy': 0.25}))
+  for k in (0, 1):
+    protocol.run_fold(config, str(tmp_path), dataset, plan, k, mesh, log=lambda message: None)
+  assert trained == ['stages/spatial/fold_0', 'stages/temporal/fold_0', 'fold_0',
+                     'stages/spatial/fold_1', 'fold_1']
+  assert json.load(open(tmp_path / 'fold_1' / 'result.json'))['test_subjects'] == list(
+      plan[1].held_out)
