@@ -95,7 +95,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.extra_metrics = ()  # beside accuracy (WAR) and UAR, e.g. ('macro_precision',)
 
   # Score the per-frame FER2013 network (zero-shot) on each fold's test videos too: the baseline
-  # beside the model in results.json / results.csv (emojax/train/baseline.py).
+  # beside the model in results.json / results.csv (emojax/evaluate/baseline.py).
   config.report_frame_baseline = True
 
   # An SVM on the model's features, fitted per fold on its training videos (RFSCNN's last stage;
