@@ -80,6 +80,21 @@ def test_a_prepared_build_reads_back_its_classes_and_the_folder_it_came_from(bro
         manual_dir=os.fspath(tmp_path)))
 
 
+def test_a_rebuild_with_overwrite_takes_the_classes_the_folder_has_now(tmp_path):
+  fake = fake_folder.make_fake_archive(tmp_path / 'manual', {'calm': ('a/1.avi',)}, num_frames=1)
+  _builder(tmp_path).download_and_prepare(download_config=tfds.download.DownloadConfig(
+      manual_dir=fake.root))
+  fake_folder.write_video(os.path.join(fake.root, 'angry', 'b', '1.avi'), num_frames=1)
+  builder = _builder(tmp_path)  # reads the first build's info, class names included
+  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
+      manual_dir=fake.root, download_mode=tfds.download.GenerateMode.FORCE_REDOWNLOAD))
+  again = _builder(tmp_path)
+  assert again.info.features['label'].names == ['angry', 'calm']
+  source = again.as_data_source('train')
+  assert {source[i]['video_id']: source[i]['label'] for i in range(2)} == {
+      b'angry/b/1.avi': 0, b'calm/a/1.avi': 1}
+
+
 def _tree(tmp_path, **kwargs):
   """A tree of empty files: listing reads names only."""
   for rel in ('calm/anna/1.avi', 'happy/ben/2.MP4', 'happy/anna/deep/3.webm', 'sad/anna/4.avi',

@@ -191,7 +191,9 @@ def reconstruction_grid(clip: np.ndarray, prediction: np.ndarray, mask: np.ndarr
 
   `clip`: `[T, H, W, C]` in [-1, 1]; `prediction` `[N, P]` and `mask` `[N]` the model's outputs for
   it. With `normalize_target`, predictions are mapped back to pixels with each tubelet's own
-  mean and standard deviation, as VideoMAE's visualisation does.
+  mean and standard deviation, as VideoMAE's visualisation does: the row then shows every masked
+  tubelet's true average colour and contrast even before training; what the model predicted is
+  the pattern within each tubelet.
   """
   clip = np.asarray(clip, np.float32)[None]
   prediction, mask = np.asarray(prediction, np.float32), np.asarray(mask, bool)[:, None]

@@ -287,7 +287,9 @@ class VideoFolder(common.VideoBuilder):
               listing.how == 'class folders' else f'no usable video ({listing.how})')
       raise self._missing(manual_dir, what)
     if labelled:
-      self.info.features['label'].names = list(listing.class_names)
+      # ClassLabel names are set once; a rebuild (--overwrite) starts from the names its info
+      # read back from the old build, which the folder may no longer have: start it afresh.
+      self.info.features['label'].__init__(names=list(listing.class_names))
       counts = Counter(s.label for sources in listing.by_split.values() for s in sources)
       for name in listing.class_names:
         if not counts[name]:
