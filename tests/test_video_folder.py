@@ -81,10 +81,10 @@ def test_a_prepared_build_reads_back_its_classes_and_the_folder_it_came_from(bro
 
 
 def test_a_rebuild_with_overwrite_takes_the_classes_the_folder_has_now(tmp_path):
-  fake = fake_folder.make_fake_archive(tmp_path / 'manual', {'calm': ('a/1.avi',)}, num_frames=1)
+  fake = fake_folder.make_fake_archive(tmp_path / 'manual', {'calm': ('a/1.avi',)})
   _builder(tmp_path).download_and_prepare(download_config=tfds.download.DownloadConfig(
       manual_dir=fake.root))
-  fake_folder.write_video(os.path.join(fake.root, 'angry', 'b', '1.avi'), num_frames=1)
+  fake_folder.write_video(os.path.join(fake.root, 'angry', 'b', '1.avi'))
   builder = _builder(tmp_path)  # reads the first build's info, class names included
   builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
       manual_dir=fake.root, download_mode=tfds.download.GenerateMode.FORCE_REDOWNLOAD))

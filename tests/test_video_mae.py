@@ -6,9 +6,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from conftest import random_variables
 from emojax.models import video_mae, video_vit
 
-ENCODER = dict(patch_size=8, embed_dim=8, depth=2, num_heads=2)
+ENCODER = dict(patch_size=8, embed_dim=8, depth=1, num_heads=2)
 MAE = dict(ENCODER, decoder_dim=8, decoder_depth=1, decoder_num_heads=2, mask_ratio=0.75)
 CLIP = (2, 4, 32, 32, 3)  # tubelets 2 x 8 x 8: a 2 x 4 x 4 grid, 12 of 16 positions masked
 GRID = (2, 4, 4)
@@ -25,10 +26,9 @@ def _clip(seed=0, shape=CLIP):
 
 @pytest.fixture(scope='module')
 def mae():
-  """The tiny model, its variables, and one jitted apply drawing the mask from a key."""
+  """The tiny model, variables, and one jitted apply drawing the mask from a key."""
   model = video_mae.VideoMAE(**MAE)
-  variables = jax.jit(lambda x: model.init({'params': _key(0), 'mask': _key(1)}, x,
-                                           train=False))(_clip())
+  variables = random_variables(model, _clip(), train=False)
   apply = jax.jit(lambda v, x, key: model.apply(v, x, train=False, rngs={'mask': key}))
   return model, variables, apply
 
@@ -134,7 +134,7 @@ def test_the_loss_trains_every_part(mae):
     return jax.grad(loss)(params)
 
   g = grads(variables['params'], _clip())
-  for part in (g['encoder']['patch_embed'], g['encoder']['block_1'], g['encoder_norm'],
+  for part in (g['encoder']['patch_embed'], g['encoder']['block_0'], g['encoder_norm'],
                g['encoder_to_decoder'], g['mask_token'], g['decoder']['block_0'],
                g['decoder']['head']):
     assert max(float(jnp.abs(leaf).max()) for leaf in jax.tree.leaves(part)) > 0
@@ -152,7 +152,7 @@ def test_bfloat16_computes_in_bfloat16_and_returns_float32(mae):
 
 def _vit_params(**fields):
   vit = video_vit.VideoViT(num_classes=3, **{**ENCODER, **fields})
-  return jax.jit(lambda x: vit.init(_key(7), x, train=False))(_clip())['params']
+  return random_variables(vit, _clip(), train=False, seed=7)['params']
 
 
 def test_fine_tuning_starts_from_the_pretrained_encoder_and_a_new_head(mae):
@@ -169,7 +169,7 @@ def test_fine_tuning_starts_from_the_pretrained_encoder_and_a_new_head(mae):
 
 
 @pytest.mark.parametrize('fields, message', [
-    (dict(depth=3), 'encoder/block_2/.* is missing from the pretrained model'),
+    (dict(depth=2), 'encoder/block_1/.* is missing from the pretrained model'),
     (dict(embed_dim=16), 'config.model.embed_dim')])
 def test_an_encoder_of_another_shape_names_the_parameter_and_settings(mae, fields, message):
   shapes = jax.eval_shape(lambda: video_vit.VideoViT(num_classes=3, **{**ENCODER, **fields}).init(
