@@ -1,4 +1,5 @@
 """The video ViT: tubelets, shapes, bfloat16 compute, sizes, the registry, layer-wise lr decay."""
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -76,6 +77,15 @@ def test_learned_positions_are_a_parameter_and_unknown_positional_names_the_sett
   with pytest.raises(ValueError, match="config.model.positional='rope'"):
     jax.eval_shape(video_vit.VideoViT(num_classes=3, positional='rope', **TINY).init,
                    jax.random.key(0), _clip(), train=False)
+
+
+def test_fused_attention_is_flaxs_dot_product_attention_and_names_its_setting():
+  q, k, v = (np.random.default_rng(i).standard_normal((2, 5, 2, 4)).astype(np.float32)
+             for i in range(3))
+  np.testing.assert_allclose(video_vit.fused_attention(q, k, v),
+                             nn.dot_product_attention(q, k, v), atol=1e-6)
+  with pytest.raises(ValueError, match="config.model.attention_impl='flash'"):
+    video_vit.fused_attention(q, k, v, implementation='flash')
 
 
 def test_drop_path_drops_whole_samples_in_training():

@@ -95,13 +95,14 @@ class VideoMAEDecoder(nn.Module):
   depth: int = 4
   num_heads: int = 6
   mlp_ratio: float = 4.0
+  attention_impl: str = 'xla'
   dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, train: bool = True):
     for i in range(self.depth):
-      x = video_vit.ViTBlock(self.num_heads, self.mlp_ratio, dtype=self.dtype,
-                             name=f'block_{i}')(x, train)
+      x = video_vit.ViTBlock(self.num_heads, self.mlp_ratio, attention_impl=self.attention_impl,
+                             dtype=self.dtype, name=f'block_{i}')(x, train)
     x = nn.LayerNorm(epsilon=video_vit.LAYER_NORM_EPSILON, dtype=self.dtype, name='norm')(x)
     return nn.Dense(self.num_pixels, dtype=self.dtype, kernel_init=video_vit.XAVIER,
                     name='head')(x)
@@ -125,6 +126,7 @@ class VideoMAE(nn.Module):
   decoder_num_heads: int = 6
   mask_ratio: float = 0.9
   normalize_target: bool = True
+  attention_impl: str = 'xla'  # | 'cudnn' (see video_vit)
   dtype: Any = jnp.float32
 
   @nn.compact
@@ -148,7 +150,8 @@ class VideoMAE(nn.Module):
     tokens = tokens + sinusoidal_encoding(num_tokens, self.decoder_dim).astype(x.dtype)
     num_pixels = self.tubelet_size * self.patch_size ** 2 * clip.shape[-1]
     prediction = VideoMAEDecoder(num_pixels, self.decoder_depth, self.decoder_num_heads,
-                                 self.mlp_ratio, self.dtype, name='decoder')(tokens, train)
+                                 self.mlp_ratio, self.attention_impl, self.dtype,
+                                 name='decoder')(tokens, train)
     target = patch_targets(clip, self.tubelet_size, self.patch_size, self.normalize_target)
     return {'prediction': prediction.astype(jnp.float32),
             'target': jax.lax.stop_gradient(target), 'mask': mask}

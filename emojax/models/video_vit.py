@@ -17,12 +17,15 @@ after pretraining copies that sub-tree and starts `fc_norm` and `head` new.
 Choices where VideoMAE's code and ours differ in form, not in function: Flax's attention has a bias
 on the keys, which VideoMAE leaves out (it adds the same number to every key's score of a query, so
 softmax removes it; its gradient is zero); q, k and v are three xavier-initialised projections
-(big_vision), where VideoMAE initialises one fused qkv matrix. LayerNorm epsilon 1e-6, exact GELU,
+(big_vision), where VideoMAE initialises one fused qkv matrix; the tubelet embedding is
+xavier-initialised as a dense layer (MAE's choice; VideoMAE keeps PyTorch's Conv3d default). LayerNorm epsilon 1e-6, exact GELU,
 dropout after the attention projection and after the MLP (VideoMAE's `drop_rate`), and the head
 initialised at `head_init_scale` x truncated normal(0.02) (VideoMAE's `init_scale`, 0.001).
 
 `dtype=bfloat16` computes in bfloat16 with float32 parameters; the pooled feature, `fc_norm` and
-the head run in float32, so logits are float32.
+the head run in float32, so logits are float32. `attention_impl='cudnn'` takes cuDNN's fused
+attention (`jax.nn.dot_product_attention`; NVIDIA GPUs, bfloat16 or float16) instead of XLA's,
+which holds every token pair's score in memory.
 
 `layer_ids` / `layer_decay_scales` give each parameter its layer for layer-wise learning-rate decay
 (BEiT, VideoMAE fine-tuning).
@@ -88,14 +91,22 @@ def unpatchify(tokens, grid: tuple[int, int, int], tubelet_size: int, patch_size
   return x.reshape(b, t * tubelet_size, h * patch_size, w * patch_size, c)
 
 
-def fused_attention(query, key, value, bias=None, mask=None, dropout_rate: float = 0.0,
-                    deterministic: bool = True, **unused):
-  """`jax.nn.dot_product_attention` as Flax's `attention_fn`: cuDNN's fused (flash) attention on
-  GPUs where it applies, XLA's otherwise. It has no attention dropout (VideoMAE uses none)."""
+ATTENTION_IMPLS = ('xla', 'cudnn')
+
+
+def fused_attention(query, key, value, bias=None, mask=None, *, implementation: str = 'xla',
+                    dropout_rate: float = 0.0, deterministic: bool = True, **unused):
+  """`jax.nn.dot_product_attention` as Flax's `attention_fn`: XLA's, or cuDNN's fused (flash)
+  attention on NVIDIA GPUs with bfloat16 / float16 compute (`implementation='cudnn'`). No
+  attention dropout (VideoMAE uses none)."""
   del unused
+  if implementation not in ATTENTION_IMPLS:
+    raise ValueError(f'config.model.attention_impl={implementation!r}: expected one of '
+                     f'{ATTENTION_IMPLS}')
   if dropout_rate and not deterministic:
     raise ValueError('attention dropout is not supported by the video ViT')
-  return jax.nn.dot_product_attention(query, key, value, bias, mask)
+  return jax.nn.dot_product_attention(query, key, value, bias, mask,
+                                      implementation=implementation)
 
 
 class MlpBlock(nn.Module):
@@ -119,6 +130,7 @@ class ViTBlock(nn.Module):
   mlp_ratio: float = 4.0
   dropout_rate: float = 0.0
   drop_path_rate: float = 0.0
+  attention_impl: str = 'xla'
   dtype: Any = jnp.float32
 
   @nn.compact
@@ -132,7 +144,9 @@ class ViTBlock(nn.Module):
 
     y = nn.LayerNorm(epsilon=LAYER_NORM_EPSILON, dtype=self.dtype, name='norm1')(x)
     y = nn.MultiHeadDotProductAttention(self.num_heads, dtype=self.dtype, kernel_init=XAVIER,
-                                        attention_fn=fused_attention, name='attention')(y, y)
+                                        attention_fn=functools.partial(
+                                            fused_attention, implementation=self.attention_impl),
+                                        name='attention')(y, y)
     y = nn.Dropout(self.dropout_rate, deterministic=not train)(y)
     x = x + drop_path(y)
     y = nn.LayerNorm(epsilon=LAYER_NORM_EPSILON, dtype=self.dtype, name='norm2')(x)
@@ -159,6 +173,7 @@ class VideoViTEncoder(nn.Module):
   positional: str = 'sinusoidal'
   dropout_rate: float = 0.0
   drop_path_rate: float = 0.0
+  attention_impl: str = 'xla'
   dtype: Any = jnp.float32
 
   @nn.compact
@@ -180,8 +195,8 @@ class VideoViTEncoder(nn.Module):
       x = jnp.take_along_axis(x, visible[..., None], axis=1)
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     for i, rate in enumerate(drop_path_rates(self.drop_path_rate, self.depth)):
-      x = ViTBlock(self.num_heads, self.mlp_ratio, self.dropout_rate, rate, self.dtype,
-                   name=f'block_{i}')(x, train)
+      x = ViTBlock(self.num_heads, self.mlp_ratio, self.dropout_rate, rate, self.attention_impl,
+                   self.dtype, name=f'block_{i}')(x, train)
     return x
 
 
@@ -189,7 +204,7 @@ def encoder_of(model: nn.Module) -> VideoViTEncoder:
   """The `encoder` sub-module with `model`'s encoder fields (VideoViT and VideoMAE share them)."""
   return VideoViTEncoder(model.patch_size, model.tubelet_size, model.embed_dim, model.depth,
                          model.num_heads, model.mlp_ratio, model.positional, model.dropout_rate,
-                         model.drop_path_rate, model.dtype, name='encoder')
+                         model.drop_path_rate, model.attention_impl, model.dtype, name='encoder')
 
 
 class VideoViT(nn.Module):
@@ -207,6 +222,7 @@ class VideoViT(nn.Module):
   drop_path_rate: float = 0.0
   head_dropout_rate: float = 0.0
   head_init_scale: float = 0.001
+  attention_impl: str = 'xla'  # | 'cudnn' (fused attention on NVIDIA GPUs, bfloat16)
   dtype: Any = jnp.float32
 
   @nn.compact
