@@ -90,6 +90,6 @@ def random_variables(model, *args, seed: int = 0, scale: float = 0.1, **kwargs):
   import jax
   import numpy as np
   rng = np.random.default_rng(seed)
-  shapes = jax.eval_shape(lambda: model.init({'params': jax.random.key(0), 'mask': jax.random.key(1)},
-                                             *args, **kwargs))
+  keys = {'params': jax.random.key(0), 'mask': jax.random.key(1)}
+  shapes = jax.eval_shape(lambda: model.init(keys, *args, **kwargs))
   return jax.tree.map(lambda s: (scale * rng.standard_normal(s.shape)).astype(s.dtype), shapes)

@@ -1,7 +1,7 @@
-"""Reading a dataset's folder tree: sub-folders by name, image sequences, video files; manifest CSVs.
+"""Reading a dataset's folder tree: sub-folders, image sequences, video files; manifest CSVs.
 
-Shared by the builders of CK+, RML, AFEW, CHEAVD, DFEW, FERV39k and MAFW. Hidden files, macOS forks (`._x`,
-`__MACOSX/`) and Windows' `Thumbs.db` are never part of a dataset.
+Shared by the builders of CK+, RML, AFEW, CHEAVD, DFEW, FERV39k, MAFW and video_folder. Hidden
+files, macOS forks (`._x`, `__MACOSX/`) and Windows' `Thumbs.db` are never part of a dataset.
 """
 
 from __future__ import annotations

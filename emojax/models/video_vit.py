@@ -18,9 +18,10 @@ Choices where VideoMAE's code and ours differ in form, not in function: Flax's a
 on the keys, which VideoMAE leaves out (it adds the same number to every key's score of a query, so
 softmax removes it; its gradient is zero); q, k and v are three xavier-initialised projections
 (big_vision), where VideoMAE initialises one fused qkv matrix; the tubelet embedding is
-xavier-initialised as a dense layer (MAE's choice; VideoMAE keeps PyTorch's Conv3d default). LayerNorm epsilon 1e-6, exact GELU,
-dropout after the attention projection and after the MLP (VideoMAE's `drop_rate`), and the head
-initialised at `head_init_scale` x truncated normal(0.02) (VideoMAE's `init_scale`, 0.001).
+xavier-initialised as a dense layer (MAE's choice; VideoMAE keeps PyTorch's Conv3d default). As
+VideoMAE: LayerNorm epsilon 1e-6, exact GELU, dropout after the attention projection and after
+the MLP (its `drop_rate`), and the head initialised at `head_init_scale` x truncated normal(0.02)
+(its `init_scale`, 0.001).
 
 `dtype=bfloat16` computes in bfloat16 with float32 parameters; the pooled feature, `fc_norm` and
 the head run in float32, so logits are float32. `attention_impl='cudnn'` takes cuDNN's fused
@@ -46,7 +47,7 @@ POSITIONAL = ('sinusoidal', 'learned')
 LAYER_NORM_EPSILON = 1e-6
 XAVIER = nn.initializers.xavier_uniform()
 
-# VideoMAE's sizes (modeling_finetune.py / modeling_pretrain.py), and a tiny one for tests and demos.
+# VideoMAE's sizes (modeling_finetune.py / modeling_pretrain.py); a tiny one for tests and demos.
 # The decoder widths are the pretraining model's (`emojax.models.video_mae`).
 SIZES = {
     'tiny': dict(embed_dim=64, depth=4, num_heads=4, decoder_dim=32, decoder_depth=2,

@@ -123,9 +123,10 @@ def list_tree(root: os.PathLike | str, settings: Settings, labelled: bool) -> Li
   the folders that hold videos, or `settings.classes`), or all of them, unlabelled."""
   root = os.fspath(root)
   sources, skipped, found = [], [], []
-  folders = sorted(d for d in os.listdir(root)
-                   if layouts.visible(d) and os.path.isdir(os.path.join(root, d)))
-  loose = [f for f in _walk(root, '')[0] if '/' not in f]
+  entries = [e for e in sorted(os.listdir(root)) if layouts.visible(e)]
+  folders = [e for e in entries if os.path.isdir(os.path.join(root, e))]
+  loose = sorted((e for e in entries if e.lower().endswith(SUFFIXES)
+                  and os.path.isfile(os.path.join(root, e))), key=archives.natural_key)
   if labelled:
     skipped += [common.Skipped(os.path.join(root, f), 'not in a class folder') for f in loose]
   groups = [(folder, *_walk(root, folder)) for folder in folders]
@@ -302,9 +303,9 @@ class VideoFolder(common.VideoBuilder):
         'subject_pattern': settings.subject_pattern.pattern if settings.subject_pattern else '',
         'classes_from': (SETTINGS if settings.classes else 'sorted names') if labelled else ''})
     for split, sources in sorted(listing.by_split.items()):
+      labels = Counter(s.label for s in sources) if labelled else {}
       log.info('video_folder %s: %d videos, %d subjects, %s', split, len(sources),
-               len({s.subject for s in sources}),
-               dict(sorted(Counter(s.label for s in sources).items())) if labelled else 'unlabelled')
+               len({s.subject for s in sources}), dict(sorted(labels.items())) or 'unlabelled')
     names = sorted(listing.by_split)
     # Entries left out go with the first split's manifest; the base merges every split's.
     return {split: self._generate_examples(listing.by_split[split],
