@@ -23,6 +23,7 @@ from emojax.models.i3d import InceptionI3D
 from emojax.models.interface import PretrainedPart
 from emojax.models.p3d import C3D, P3DNet
 from emojax.models.two_stream import RFSCNN
+from emojax.models.video_vit import VideoViT
 
 MODELS: dict[str, type[nn.Module]] = {
     'emotion_net': EmotionNet,
@@ -33,6 +34,7 @@ MODELS: dict[str, type[nn.Module]] = {
     'rfscnn': RFSCNN,
     'i3d': InceptionI3D,
     'frame_baseline': FrameBaseline,
+    'video_vit': VideoViT,
 }
 
 DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16, 'float16': jnp.float16}
