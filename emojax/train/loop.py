@@ -18,8 +18,8 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from emojax import checkpoints, evaluate, models, sharding
-from emojax.errors import ConfigError
 from emojax.data import pipeline
+from emojax.errors import ConfigError
 from emojax.evaluate import apply
 from emojax.train import stages
 from emojax.train import state as state_lib
