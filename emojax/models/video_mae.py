@@ -129,6 +129,8 @@ class VideoMAE(nn.Module):
   attention_impl: str = 'xla'  # | 'cudnn' (see video_vit)
   dtype: Any = jnp.float32
 
+  objective = 'masked_reconstruction'
+
   @nn.compact
   def __call__(self, clip, train: bool = True, mask=None):
     batch = clip.shape[0]

@@ -226,6 +226,11 @@ class VideoViT(nn.Module):
   attention_impl: str = 'xla'  # | 'cudnn' (fused attention on NVIDIA GPUs, bfloat16)
   dtype: Any = jnp.float32
 
+  @staticmethod
+  def layer_ids(params):
+    """Each parameter's layer, for layer-wise learning-rate decay (module `layer_ids`)."""
+    return layer_ids(params)
+
   @nn.compact
   def __call__(self, x, train: bool = True):
     tokens = encoder_of(self)(x, train)
