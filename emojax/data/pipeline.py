@@ -123,5 +123,5 @@ def prefetch(ds: grain.MapDataset, config, batch: bool = True) -> grain.IterData
     from absl import flags
     if not flags.FLAGS.is_parsed():  # Grain's workers read absl flags; outside an absl app too
       flags.FLAGS.mark_as_parsed()
-    it = it.mpprefetch(grain.MultiprocessingOptions(num_workers=config.data_workers))
+    it = it.mp_prefetch(grain.MultiprocessingOptions(num_workers=config.data_workers))
   return it
