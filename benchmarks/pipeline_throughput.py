@@ -18,11 +18,12 @@ _BATCHES = flags.DEFINE_integer('batches', 60, 'Batches to time after the first.
 def main(argv):
   del argv
   import numpy as np
+  from emojax import datasets
   from emojax.data import pipeline
-  from emojax.train import datasets
 
   config = _CONFIG.value
-  source, record = datasets.load_source(config)
+  dataset = datasets.load(config)
+  source = dataset.source
   it = iter(pipeline.train_dataset(source, np.arange(len(source)), config, seed=0))
   next(it)
   start = time.perf_counter()
@@ -32,7 +33,7 @@ def main(argv):
   clips = _BATCHES.value * config.batch_size
   print(f'{config.dataset.name}/{config.dataset.config}: {clips / elapsed:.1f} clips/s '
         f'({config.num_frames}x{config.image_size}x{config.image_size}, batch {config.batch_size}, '
-        f'workers {config.data_workers}, threads {config.data_threads}; {len(record.class_names)} classes)')
+        f'workers {config.data_workers}, threads {config.data_threads}; {len(dataset.class_names)} classes)')
 
 
 if __name__ == '__main__':

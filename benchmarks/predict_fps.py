@@ -4,8 +4,8 @@
 
 Writes a 640x480 MJPG AVI (or `--codec mp4v` MP4) of `skimage.data.astronaut()`'s head drifting
 over a backdrop (the tests' fake face video, larger), builds the config's model with random weights
-(speed does not depend on them; with no data record the face crops take the builders' default
-size, `emojax.data.faces.STORED_CROP_SIZE`), predicts once to warm up (compiles the detector's
+(speed does not depend on them; a model in memory takes the builders' default crop size,
+`emojax.data.faces.STORED_CROP_SIZE`), predicts once to warm up (compiles the detector's
 pyramid levels and buckets and the model; `warmup_s`), then times:
 
   decode   one pass of the streaming reader alone (`emojax.data.video.VideoReader`, OpenCV)
@@ -57,8 +57,8 @@ def main() -> None:
   import jax.numpy as jnp
   import numpy as np
 
-  from emojax import checkpoints, models
-  from emojax.data import video
+  from emojax import models
+  from emojax.data import faces, video
   from emojax.predict import timeline
 
   name = os.path.splitext(os.path.relpath(os.path.join(ROOT, args.config), ROOT))[0]
@@ -71,9 +71,9 @@ def main() -> None:
   suffix = '.avi' if args.codec == 'MJPG' else '.mp4'
   path = args.video or make_video(os.path.join(tmp, 'face_640x480' + suffix), args.frames,
                                   codec=args.codec)
-  restored = checkpoints.Restored(config, model, variables, -1, '<benchmark>')
-  size, margin = timeline.crop_settings(restored)  # no data record: the builders' defaults
-  kwargs = dict(restored=restored, stride=args.stride, batch_size=args.batch_size, progress=False)
+  size, margin = faces.STORED_CROP_SIZE, faces.CROP_MARGIN  # a model in memory: the builders'
+  kwargs = dict(model=model, variables=variables, config=config, stride=args.stride,
+                batch_size=args.batch_size, progress=False)
 
   # Warm-up on the same video: every jit (pyramid levels, the batch and R/O-Net crop buckets this
   # video needs, the model) compiles; a first prediction on a new video pays that once.

@@ -17,6 +17,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.dataset.config = ''  # the TFDS builder config; '' for the builder's default
   config.dataset.data_dir = ''  # '' for TFDS's default (~/tensorflow_datasets)
   config.dataset.manual_dir = ''  # where the licence-gated archive was unpacked
+  # Further built datasets ('name/config') whose videos join the first's, for pretraining without
+  # labels (config.protocol='all'); their labels are not read.
+  config.dataset.more = ()
   config.num_classes = 0  # from the dataset's builder info; set only to insist on a count
   config.num_frames = 16  # frames of each clip the model sees
   config.image_size = 112  # the stored face crops are resized to it (plus augment.crop_margin)
@@ -66,7 +69,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.warmup_epochs = 0.0
   config.lr_decay_epochs = ()  # schedule 'step': x0.1 at these epochs
   config.lr_decay_per_epoch = 0.99  # schedule 'exponential': x this after every epoch
-  config.weight_decay = 0.0
+  config.weight_decay = 0.0  # decoupled, on kernels (rank >= 2), not biases or norm scales
+  config.layer_decay = 0.0  # > 0: layer-wise lr decay (x this per layer below the head; ViT)
   config.l1 = 0.0  # L1 penalty on the kernels, added to the loss's gradient
   config.grad_clip_norm = 0.0
   config.label_smoothing = 0.0
@@ -82,7 +86,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.augment.brightness = 0.1
   config.augment.contrast = 0.1
 
-  config.protocol = 'kfold'  # | 'loso' | 'official_split' | 'official_folds' (the dataset's splits)
+  # 'kfold' (subject folds) | 'loso' | 'official_split' | 'official_folds' (the dataset's splits)
+  # | 'all' (one fold of every video and no test: pretraining a masked autoencoder)
+  config.protocol = 'kfold'
   config.splits = ml_collections.ConfigDict()  # official_split: TFDS split names, ','-joined
   config.splits.train = 'train'
   config.splits.validation = ''  # '' draws validation_fraction of the training part instead
@@ -95,7 +101,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.extra_metrics = ()  # beside accuracy (WAR) and UAR, e.g. ('macro_precision',)
 
   # Score the per-frame FER2013 network (zero-shot) on each fold's test videos too: the baseline
-  # beside the model in results.json / results.csv (emojax/train/baseline.py).
+  # beside the model in results.json / results.csv (emojax/evaluate/baseline.py).
   config.report_frame_baseline = True
 
   # An SVM on the model's features, fitted per fold on its training videos (RFSCNN's last stage;

@@ -12,7 +12,7 @@ at the paper's sizes: 227x227 face crops, stream CNNs with 8 and 16 filters, 64-
 features (emojax/models/two_stream.py; docs/models.md says which details are ours). Segments, as
 the paper: training draws a random 16-frame segment of each stored video every epoch; evaluation
 takes 4 evenly spaced segments per video, and the SVM's video feature is their stream features
-averaged, then fused (`emojax.train.svm`); the softmax accuracy averages their logits.
+averaged, then fused (`emojax.evaluate.svm`); the softmax accuracy averages their logits.
 
 Trained as the paper, streams first: each stream with its own softmax head, a training stage of
 its own per fold (`config.stages.spatial`, `config.stages.temporal`: 50 epochs at 1e-4, under

@@ -8,7 +8,7 @@ each of the 16 frames (configs/oulu.py's 112x112 clips, made 64x64 greyscale in 
 FER2013's, mapped to the dataset's classes by name (anger <- angry, happiness <- happy, ...;
 neutral dropped; a class FER2013 lacks starts untrained), and is the only part trained
 (`freeze_features`), Adam lr 1e-3, 10 epochs. The zero-shot version of this baseline (no
-training) is in every run's results (`config.report_frame_baseline`, emojax/train/baseline.py).
+training) is in every run's results (`config.report_frame_baseline`, emojax/evaluate/baseline.py).
 """
 import ml_collections
 

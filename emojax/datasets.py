@@ -150,13 +150,41 @@ class Dataset:
     return self.stored['class_names']
 
 
+def _split_sources(builder, prefix: str = '') -> tuple[list, list[str]]:
+  """Every split of a prepared builder in natural order of their names, and the name of each."""
+  names = folds.natural_order(list(builder.info.splits))
+  return [builder.as_data_source(name) for name in names], [prefix + name for name in names]
+
+
+def more_builders(config) -> list:
+  """The prepared builders of `config.dataset.more` (built datasets whose examples join the
+  first's, for pretraining without labels)."""
+  found = []
+  for name in config.dataset.more:
+    try:
+      builder = tfds.builder(name, data_dir=config.dataset.data_dir or None)
+    except tfds.core.registered.DatasetNotFoundError:
+      raise ConfigError(f'config.dataset.more: no dataset builder {name!r}; emojax provides '
+                        f'{sorted(tfds_builders.NAMES)}') from None
+    if not builder.is_prepared():
+      raise DataError(f'config.dataset.more: {name} is not built in '
+                      f'config.dataset.data_dir={config.dataset.data_dir!r}; build it first: '
+                      f'python -m tfds_builders build {name.split("/")[0]} --manual_dir=M '
+                      f'--data_dir={config.dataset.data_dir or "~/tensorflow_datasets"}')
+    found.append(builder)
+  return found
+
+
 def load(config, builder=None) -> Dataset:
   """Every split of `config.dataset` (`builder`, if made already), built first if needed,
   concatenated in natural order of their names (a single-split dataset reads as its `train`
-  split alone), and indexed."""
+  split alone), then the splits of each of `config.dataset.more` (split names prefixed with the
+  dataset's), and indexed. Class names and stored facts are the first dataset's."""
   builder = prepared_builder(config, builder)
-  names = folds.natural_order(list(builder.info.splits))
-  sources = [builder.as_data_source(name) for name in names]
+  sources, names = _split_sources(builder)
+  for extra in more_builders(config):
+    more, more_names = _split_sources(extra, f'{extra.info.full_name}:')
+    sources, names = sources + more, names + more_names
   example_splits = np.concatenate([np.full(len(s), name) for s, name in zip(sources, names)])
   source = ConcatSource(sources)
   return Dataset(source, read_index(source, example_splits), stored_facts(builder))

@@ -347,3 +347,14 @@ def labelled(builder, examples):
   """{video_id: (class name, subject)} of built examples."""
   names = builder.info.features['label']
   return {k: (names.int2str(int(e['label'])), e['subject'].decode()) for k, e in examples.items()}
+
+
+def random_variables(model, *args, seed: int = 0, scale: float = 0.1, **kwargs):
+  """Variables of `model.init(key, *args, **kwargs)`'s shapes, drawn with numpy: no initialiser
+  is compiled (tests that need some parameters, not their initialisation, save its compile)."""
+  import jax
+  import numpy as np
+  rng = np.random.default_rng(seed)
+  keys = {'params': jax.random.key(0), 'mask': jax.random.key(1)}
+  shapes = jax.eval_shape(lambda: model.init(keys, *args, **kwargs))
+  return jax.tree.map(lambda s: (scale * rng.standard_normal(s.shape)).astype(s.dtype), shapes)

@@ -9,7 +9,8 @@ from tfds_builders.mafw import Mafw
 from tfds_builders.oulu_casia import OuluCasia
 from tfds_builders.rml import Rml
 from tfds_builders.synthetic_expressions import SyntheticExpressions
+from tfds_builders.video_folder import VideoFolder
 
 BUILDERS = (SyntheticExpressions, OuluCasia, Enterface05, CkPlus, Rml, Afew, Cheavd, Dfew,
-            Ferv39k, Mafw)
+            Ferv39k, Mafw, VideoFolder)
 NAMES = tuple(builder.name for builder in BUILDERS)

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 MANIFEST_NAME = 'skipped.tsv'
 DEFAULT_FILE_FORMAT = 'array_record'
+NO_LABEL = -1  # `Source.label` of an unlabelled video: TFDS ClassLabel's "no label"
 
 
 @dataclasses.dataclass(eq=False)
@@ -74,7 +75,7 @@ class Source:
 
   Attributes:
     video_id: unique id, the path relative to the archive root; example key.
-    label: class name, one of the builder's `CLASS_NAMES`.
+    label: class name, one of the builder's `CLASS_NAMES`; `NO_LABEL` for an unlabelled video.
     subject: subject id as the dataset names it.
     path: the video file, or the directory of an image sequence.
     frames: image files of a sequence, in temporal order; empty for a video file.
@@ -84,7 +85,7 @@ class Source:
   """
 
   video_id: str
-  label: str
+  label: str | int
   subject: str
   path: str
   frames: tuple[str, ...] = ()
@@ -174,11 +175,19 @@ class VideoBuilder(ArrayRecordBuilder, skip_registration=True):
     self.build_stats: BuildStats | None = None
     self._build_skipped: list[Skipped] = []
 
-  def _info(self) -> tfds.core.DatasetInfo:
+  def _label_feature(self) -> tfds.features.ClassLabel:
+    """The `label` feature: the config's `class_names`, else `CLASS_NAMES`."""
     names = (getattr(self.builder_config, 'class_names', None)
              or getattr(type(self), 'CLASS_NAMES', None))
     if not names:
       raise TypeError(f'{type(self).__name__} must set CLASS_NAMES, its class names in order')
+    return tfds.features.ClassLabel(names=names)
+
+  def _info_metadata(self) -> tfds.core.MetadataDict | None:
+    """Metadata stored with the dataset's info (`builder.info.metadata`); none by default."""
+    return None
+
+  def _info(self) -> tfds.core.DatasetInfo:
     cfg = self.builder_config
     frames = tfds.features.Tensor(shape=(None, cfg.size, cfg.size, 3), dtype=np.uint8,
                                   encoding=tfds.features.Encoding.ZLIB)
@@ -186,7 +195,7 @@ class VideoBuilder(ArrayRecordBuilder, skip_registration=True):
       'clip': frames,
       'fps': tfds.features.Scalar(np.float32, doc='frames per second of the stored track'),
       'video_frames': tfds.features.Scalar(np.int32, doc="the source video's length in frames"),
-      'label': tfds.features.ClassLabel(names=names),
+      'label': self._label_feature(),
       'subject': tfds.features.Text(),
       'video_id': tfds.features.Text(),
     }
@@ -199,6 +208,7 @@ class VideoBuilder(ArrayRecordBuilder, skip_registration=True):
       citation=self.CITATION,
       features=tfds.features.FeaturesDict(features),
       supervised_keys=('clip', 'label'),
+      metadata=self._info_metadata(),
     )
 
   def _manual_dir(self, dl_manager) -> epath.Path:
@@ -279,13 +289,14 @@ def read_manifest(path: os.PathLike | str) -> list[Skipped]:
 
 
 def check_sources(sources: Sequence[Source], class_names: Sequence[str]) -> None:
-  """Raises ValueError on duplicate video ids or a label outside `class_names`."""
+  """Raises ValueError on duplicate video ids or a label outside `class_names` (`NO_LABEL`
+  passes)."""
   ids = [s.video_id for s in sources]
   if len(set(ids)) != len(ids):
     dup = sorted({i for i in ids if ids.count(i) > 1})
     raise ValueError(f'duplicate video ids: {dup[:5]}')
   for s in sources:
-    if s.label not in class_names:
+    if s.label != NO_LABEL and s.label not in class_names:
       raise ValueError(f'{s.path}: label {s.label!r} is not one of the classes '
                        f'{tuple(class_names)}')
 

@@ -1,19 +1,20 @@
-"""Reading a dataset's folder tree: sub-folders by name, image sequences, video files.
+"""Reading a dataset's folder tree: sub-folders, image sequences, video files; manifest CSVs.
 
-Shared by the builders of CK+, RML, AFEW, CHEAVD, DFEW, FERV39k and MAFW. Hidden files, macOS forks (`._x`,
-`__MACOSX/`) and Windows' `Thumbs.db` are never part of a dataset.
+Shared by the builders of CK+, RML, AFEW, CHEAVD, DFEW, FERV39k, MAFW and video_folder. Hidden
+files, macOS forks (`._x`, `__MACOSX/`) and Windows' `Thumbs.db` are never part of a dataset.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from etils import epath
 
 from emojax.data import video
-from tfds_builders import archives
+from tfds_builders import archives, common
 
 VIDEO_SUFFIXES = ('.avi', '.mp4', '.mkv', '.mov', '.flv', '.wmv', '.mpg', '.mpeg')
 
@@ -88,3 +89,39 @@ def posix(rel: str) -> str:
 def fold_name(k: int) -> str:
   """The TFDS split holding official fold `k`'s test set (DFEW, MAFW: `fold_1` ... `fold_5`)."""
   return f'fold_{k}'
+
+
+def csv_header(path: epath.Path) -> list[str]:
+  """The lower-cased column names of a CSV file (UTF-8, with or without a BOM); [] when it
+  cannot be read."""
+  try:
+    with epath.Path(path).open(encoding='utf-8-sig') as f:
+      return [c.strip().lower() for c in next(csv.reader(f), [])]
+  except (OSError, UnicodeDecodeError):
+    return []
+
+
+def manifest_rows(path: epath.Path, columns: Iterable[str], skipped: list
+                  ) -> Iterator[tuple[int, dict[str, str], str]]:
+  """(line number, {column: stripped value}, video path) of each row of a manifest CSV with a
+  `path` column (relative to the CSV's folder, or absolute). Rows without a path and rows that
+  repeat one are appended to `skipped` (`common.Skipped`) instead."""
+  header = csv_header(path)
+  folder = os.path.dirname(os.fspath(path))
+  seen = {}
+  with epath.Path(path).open(encoding='utf-8-sig') as f:
+    rows = csv.DictReader(f, fieldnames=header)
+    next(rows)
+    for row in rows:
+      line = rows.line_num
+      value = {c: (row.get(c) or '').strip() for c in columns}
+      if not value['path']:
+        skipped.append(common.Skipped(f'{path}:{line}', 'unreadable row: no path'))
+        continue
+      video = os.path.join(folder, value['path'])
+      if value['path'] in seen:
+        skipped.append(common.Skipped(video, f'duplicate row (line {line}; first on line '
+                                      f'{seen[value["path"]]})'))
+        continue
+      seen[value['path']] = line
+      yield line, value, video

@@ -5,6 +5,8 @@ test set of a fold; the assignment depends only on the set of subject ids and th
 official protocols follow the dataset's TFDS splits instead: 'official_split' trains, validates and
 tests on the splits a config names (AFEW Train / Val, CHEAVD train / validation / test),
 'official_folds' makes each split a test fold and trains on the others (DFEW's five folds).
+'all' is one fold of every example with no test part: a masked autoencoder pretraining on
+unlabelled video.
 """
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ from emojax.errors import ConfigError
 
 SUBJECT_PROTOCOLS = ('kfold', 'loso')
 SPLIT_PROTOCOLS = ('official_split', 'official_folds')
-PROTOCOLS = SUBJECT_PROTOCOLS + SPLIT_PROTOCOLS
+# 'all': one fold that trains on every example and tests on none (pretraining without labels).
+PROTOCOLS = SUBJECT_PROTOCOLS + SPLIT_PROTOCOLS + ('all',)
 
 
 def subject_folds(subjects: Sequence[str], num_folds: int, seed: int = 0) -> list[list[str]]:
@@ -142,6 +145,8 @@ def fold_plan(config, subjects, example_splits) -> list[Fold]:
   split, never from the test part.
   """
   subjects, example_splits = np.asarray(subjects), np.asarray(example_splits)
+  if config.protocol == 'all':
+    return [Fold((), np.arange(len(subjects)), None, np.zeros(0, np.int64))]
   if config.protocol == 'official_split':
     splits = config.splits
     train, validation, test = official_split_indices(

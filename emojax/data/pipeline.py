@@ -1,8 +1,8 @@
 """Grain input pipelines over `tfds.data_source`: sample, augment, batch, shard.
 
-Examples follow DESIGN.md: `clip` uint8 `[N, S, S, 3]`, the face track of a whole video, `label`,
-`subject`, `video_id`, `fps` (stored frames per second). Training draws a fresh clip from the track
-every epoch (`emojax.data.sampling`), resizes it with the crop margin, random-crops, flips and
+Examples follow the stored-example contract (docs/data.md): `clip` uint8 `[N, S, S, 3]`, the face
+track of a whole video, `label`, `subject`, `video_id`, `fps`. Training draws a fresh clip from the
+track every epoch (`emojax.data.sampling`), resizes it with the crop margin, random-crops, flips and
 perturbs colour (evaluation's views are `emojax.evaluate.views`). Each process reads its own rows
 of every global training batch; the training iterator's position is a small JSON-able state saved
 beside the train state in checkpoints.

@@ -8,7 +8,8 @@ calls on a finished run: the model's per-video probabilities over evaluation's v
 metrics (`metrics`: accuracy / WAR, UAR, per-class recall, confusion matrix, the config's extra
 metrics), each test video's prediction (`predictions.csv`), the zero-shot per-frame FER2013
 baseline on the same views (`baseline`, with `config.report_frame_baseline`) and the SVM on the
-model's features (`svm`, with `config.svm.enabled`).
+model's features (`svm`, with `config.svm.enabled`). A masked autoencoder is scored by its
+reconstruction error instead, with a figure (`reconstruction`).
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ import os
 import jax
 import numpy as np
 
-from emojax.evaluate import apply, baseline, metrics, svm, views
+from emojax import models
+from emojax.evaluate import apply, baseline, metrics, reconstruction, svm, views
 
 PREDICTIONS_FILE = 'predictions.csv'
 
@@ -39,6 +41,12 @@ def evaluate_fold(config, model, variables, dataset, fold, mesh, out_dir: str | 
   """The metrics of `model` with `variables` on `fold.test` of `dataset` (`emojax.datasets.
   Dataset`), with the baseline and SVM the config asks for; writes `out_dir/predictions.csv`
   (process 0). Every process takes part."""
+  if models.objective(model) == 'masked_reconstruction':
+    result = reconstruction.reconstruction_result(config, model, variables, dataset, fold, mesh,
+                                                  out_dir)
+    log(f"{name}: masked reconstruction error {result['reconstruction_loss']:.4f} on "
+        f"{result['num_examples']} videos; {result['figure']}")
+    return result
   class_names = dataset.class_names
   fn = apply.logits_fn(model, mesh)
   probabilities, labels = apply.video_probabilities(fn, variables, dataset.source, fold.test,

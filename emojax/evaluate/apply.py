@@ -43,7 +43,8 @@ def model_variables(state) -> dict:
 
 def gather_outputs(fn, variables, batches, mesh: jax.sharding.Mesh, keys=('label',)):
   """Runs the sharded `fn(variables, batch)` over padded batches (each with a `mask` of real
-  examples); returns `(outputs, {key: values})` of the real examples for the batch entries `keys`.
+  examples); returns `(outputs, {key: values})` of the real examples for the batch entries `keys`
+  (`outputs`: an array, or a dict of arrays, as `fn` gives).
 
   The outputs, the mask and the `keys` are all read from the same global arrays, in mesh order
   (which on some meshes is not process order), from every process.
@@ -52,10 +53,11 @@ def gather_outputs(fn, variables, batches, mesh: jax.sharding.Mesh, keys=('label
   for batch in batches:
     sharded = sharding.shard_batch(batch, mesh)
     mask = sharding.global_value(sharded['mask'])
-    outputs.append(sharding.global_value(fn(variables, sharded))[mask])
+    outputs.append(jax.tree.map(lambda x: sharding.global_value(x)[mask], fn(variables, sharded)))
     for key in keys:
       gathered[key].append(sharding.global_value(sharded[key])[mask])
-  return np.concatenate(outputs), {key: np.concatenate(v) for key, v in gathered.items()}
+  return (jax.tree.map(lambda *x: np.concatenate(x), *outputs),
+          {key: np.concatenate(v) for key, v in gathered.items()})
 
 
 def video_probabilities(fn, variables, source, indices, config, mesh):

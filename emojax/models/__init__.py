@@ -23,6 +23,8 @@ from emojax.models.i3d import InceptionI3D
 from emojax.models.interface import PretrainedPart
 from emojax.models.p3d import C3D, P3DNet
 from emojax.models.two_stream import RFSCNN
+from emojax.models.video_mae import VideoMAE
+from emojax.models.video_vit import VideoViT
 
 MODELS: dict[str, type[nn.Module]] = {
     'emotion_net': EmotionNet,
@@ -33,6 +35,8 @@ MODELS: dict[str, type[nn.Module]] = {
     'rfscnn': RFSCNN,
     'i3d': InceptionI3D,
     'frame_baseline': FrameBaseline,
+    'video_vit': VideoViT,
+    'video_mae': VideoMAE,
 }
 
 DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16, 'float16': jnp.float16}
@@ -51,16 +55,17 @@ def create_model(config, num_classes: int | None = None) -> nn.Module:
   (`emojax.train.protocol`), so configs leave it at 0. Raises ConfigError naming the setting when the
   name, a field, the dtype or the class count is unusable.
   """
-  num_classes = config.num_classes if num_classes is None else num_classes
-  if num_classes < 1:
-    raise ConfigError(f'config.num_classes={num_classes}: a model needs the class count; a run '
-                     'takes it from the dataset, a model built by hand must be told it')
   name = config.model.name
   if name not in MODELS:
     raise ConfigError(f'config.model.name={name!r} is not a model; known: {sorted(MODELS)}')
   cls = MODELS[name]
-  kwargs = {k: v for k, v in config.model.items() if k != 'name'}
   fields = {f.name for f in dataclasses.fields(cls)} - {'parent', 'name'}
+  classifies = 'num_classes' in fields
+  num_classes = config.num_classes if num_classes is None else num_classes
+  if classifies and num_classes < 1:
+    raise ConfigError(f'config.num_classes={num_classes}: a model needs the class count; a run '
+                      'takes it from the dataset, a model built by hand must be told it')
+  kwargs = {k: v for k, v in config.model.items() if k != 'name'}
   unknown = sorted(set(kwargs) - fields)
   if unknown:
     raise ConfigError(f'config.model.{unknown[0]} is not a field of {cls.__name__}; '
@@ -72,7 +77,7 @@ def create_model(config, num_classes: int | None = None) -> nn.Module:
   for key, value in kwargs.items():
     if isinstance(value, list):
       kwargs[key] = tuple(value)
-  return cls(num_classes=num_classes, **kwargs)
+  return cls(num_classes=num_classes, **kwargs) if classifies else cls(**kwargs)
 
 
 def clip_logits(logits: jax.Array) -> jax.Array:
@@ -90,6 +95,19 @@ def pretrained_parts(model: nn.Module) -> tuple[PretrainedPart, ...]:
   """The sub-trees of `model`'s variables that start from weights learned elsewhere (its
   `pretrained_parts`; none by default), for `emojax.pretrained.start`."""
   return tuple(getattr(model, 'pretrained_parts', ()))
+
+
+def objective(model: nn.Module) -> str:
+  """What training minimises for `model` (its `objective`): 'classification' (softmax
+  cross-entropy on logits, the default) or 'masked_reconstruction' (a masked autoencoder's
+  outputs, `video_mae.masked_reconstruction_loss`)."""
+  return getattr(model, 'objective', 'classification')
+
+
+def layer_ids(model: nn.Module):
+  """`model`'s function from a parameter tree to each parameter's layer (its `layer_ids`, for
+  layer-wise learning-rate decay), or None for a model without layers in that sense."""
+  return getattr(model, 'layer_ids', None)
 
 
 def video_feature_methods(model: nn.Module) -> tuple[str, str | None]:

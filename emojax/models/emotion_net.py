@@ -10,8 +10,8 @@ backbone's globally averaged features are classified directly.
 
 The paper's Transformer is one encoder layer with a linear projection before the attention
 (`num_layers=1`, `attention_norm='projection'`, `emojax.models.transformer`) and its ConvLSTM has
-peepholes (`convlstm_peephole=True`); configs/default.py selects both. The class defaults (two
-pre-LayerNorm layers, no peepholes) are the demo's variant.
+peepholes (`convlstm_peephole=True`); configs/oulu.py selects both. The class defaults and
+configs/default.py (two pre-LayerNorm layers, no peepholes) are the other configs' variant.
 
 `frame_difference=True` appends each frame's difference from the clip's first (neutral) frame as
 three more input channels, as TSN's RGB-difference input does: it removes the subject's static
@@ -19,7 +19,7 @@ appearance, so a small network trained briefly (the CPU demo) sees the expressio
 directly. The paper's configs leave it off.
 
 `backbone='i3d'` replaces the 3D-ResNet by the Kinetics-400 Inception-I3D (`emojax.models.i3d`,
-weights loaded at the start of training by `emojax.pretrained.start`), cut at `i3d_layer`
+weights loaded at the start of training: `pretrained_parts`), cut at `i3d_layer`
 (`Mixed_5c`: `[B, T/8, H/32, W/32, 1024]`); `i3d_frozen_through` keeps its layers up to that one
 as loaded, and `i3d_freeze_batch_norm` keeps its BatchNorm on the loaded statistics
 (`InceptionI3D.freeze_batch_norm`). The ConvLSTM and Transformer then read the I3D feature map.

@@ -8,8 +8,13 @@ A model module may define, as properties or class attributes:
   * `video_feature_methods`: `(per_view, per_video)` method names for features averaged over a
     video's views, e.g. for the SVM: `per_view` gives each view's feature, `per_video` (or None)
     turns the mean of a video's `per_view` features into its feature.
-`emojax.models.frozen_prefixes`, `pretrained_parts` and `video_feature_methods` read them, with the
-defaults (nothing frozen, nothing pretrained, `('features', None)`) for a model that defines none.
+  * `objective`: what training minimises: 'classification' (logits; the default) or
+    'masked_reconstruction' (a masked autoencoder's `{'prediction', 'target', 'mask'}`).
+  * `layer_ids`: a function from a parameter tree to each parameter's layer index, for layer-wise
+    learning-rate decay (`config.layer_decay`).
+`emojax.models.frozen_prefixes`, `pretrained_parts`, `video_feature_methods`, `objective` and
+`layer_ids` read them, with the defaults (nothing frozen, nothing pretrained,
+`('features', None)`, 'classification', None) for a model that defines none.
 """
 from __future__ import annotations
 

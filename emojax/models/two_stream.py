@@ -16,7 +16,7 @@ Fusion": eNTERFACE'05 88.67%, RML 70.32%, AFEW 6.0 63.84%, with an SVM on the fu
                                            -> stream feature [B, fc_features]
       fusion (`fusion`): 'concat' | 'sum' | 'product' (the paper's multiplication fusion)
       -> fused feature -> BatchNorm -> dropout -> dense -> logits (trained with softmax
-         cross-entropy; the SVM stage of the paper is `emojax.train.svm`, trained on the fused
+         cross-entropy; the SVM stage of the paper is `emojax.evaluate.svm`, trained on the fused
          feature before the BatchNorm, `model.apply(..., method='features')`)
 
 The paper's sizes are the class defaults: 227x227 face crops, stream CNNs whose convolution layers
@@ -29,7 +29,7 @@ stream feature is then the averaged BiLSTM output, `2 * temporal_features` wide)
 `streams` gives the rows of the paper's Table 1: 'both', or 'spatial' / 'temporal' alone (no fusion;
 the one stream's feature is classified; a spatial-only model never reads the flow channels).
 
-Training in two stages, as the paper (a config choice, `emojax.train.finetune`): each stream first
+Training in two stages, as the paper (a config choice, `configs/stages.py`): each stream first
 with its own softmax head (the one-stream model `streams='spatial'` / `'temporal'`), then the fusion
 and head on the streams as trained (`freeze_streams=True`: their parameters stay as loaded,
 `frozen_prefixes`, their BatchNorm runs on its running statistics and no gradient flows into them),

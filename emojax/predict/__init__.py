@@ -18,9 +18,8 @@ its files), `cli` (`main`, camera mode), `frame_model` (the FER2013 default).
 
 The frames go through the builders' face pipeline (`tfds_builders/workers.py::process_source`):
 MTCNN on every frame, the subject's track over the whole video, boxes smoothed over time, square
-crops with no alignment, at the size and margin the run's dataset stored (its `DataRecord`; the
-builders' defaults, `emojax.data.faces.STORED_CROP_SIZE` and `CROP_MARGIN`, for a run that recorded
-none), then evaluation's centre view: resized to `image_size * (1 + crop margin)` and cut to
+crops with no alignment, at the size and margin the run's dataset stored (its `DataRecord`), then
+evaluation's centre view: resized to `image_size * (1 + crop margin)` and cut to
 `config.image_size` (`emojax.data.sampling`). Detection is streamed in chunks (a long video need not
 fit in memory; the video is decoded a second time for cropping when its frames exceed
 `max_cached_bytes`); on any input the crops equal `extract_face_track(frames, size, margin)`'s.
@@ -30,8 +29,7 @@ spans what a training clip spanned, in seconds (a whole-video contract: the trai
 median length, at most the video), and takes `config.num_frames` of its frames as evaluation
 sampled a clip from a stored track (`config.sampling`: evenly spaced, or a segment, or fragments),
 at the video's own frame rate. One window starts every `stride` frames (plus one flush with the
-end, so every frame is covered). `span` (frames) overrides the length. A run that recorded no span
-uses `config.num_frames` consecutive frames. Windows in which fewer than `min_face_fraction` of the
+end, so every frame is covered). `span` (frames) overrides the length. Windows in which fewer than `min_face_fraction` of the
 sampled frames had a detected face are not run.
 
 Timeline: each frame averages the probabilities of the run windows whose span covers it, then

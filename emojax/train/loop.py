@@ -18,8 +18,8 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from emojax import checkpoints, evaluate, models, sharding
-from emojax.errors import ConfigError
 from emojax.data import pipeline
+from emojax.errors import ConfigError
 from emojax.evaluate import apply
 from emojax.train import stages
 from emojax.train import state as state_lib
@@ -29,10 +29,9 @@ from emojax.train import steps as steps_lib
 @dataclasses.dataclass
 class FoldProgress:
   """What a resumed fold carries on from, beside its train state and data position: the running
-  sums of the current epoch's training metrics (so an epoch's means are over all its steps, across
-  a restart) and the early-stopping state."""
-  loss_sum: float = 0.0
-  accuracy_sum: float = 0.0
+  sums of the current epoch's training metrics (`loss`, and `accuracy` for a classifier; so an
+  epoch's means are over all its steps, across a restart) and the early-stopping state."""
+  sums: dict = dataclasses.field(default_factory=dict)
   steps: int = 0
   seconds: float = 0.0
   best_val: float = -1.0
@@ -41,17 +40,17 @@ class FoldProgress:
 
   def add(self, step_metrics: Sequence[dict], seconds: float) -> None:
     for m in step_metrics:
-      self.loss_sum += float(m['loss'])
-      self.accuracy_sum += float(m['accuracy'])
+      for key, value in m.items():
+        self.sums[key] = self.sums.get(key, 0.0) + float(value)
     self.steps += len(step_metrics)
     self.seconds += seconds
 
   def end_epoch(self, batch_size: int) -> dict:
-    """The epoch's mean training loss and accuracy and its clips per second; the sums restart."""
-    record = {'train_loss': self.loss_sum / self.steps,
-              'train_accuracy': self.accuracy_sum / self.steps,
-              'clips_per_s': self.steps * batch_size / max(self.seconds, 1e-9)}
-    self.loss_sum, self.accuracy_sum, self.steps, self.seconds = 0.0, 0.0, 0, 0.0
+    """The epoch's mean training metrics (`train_loss`, ...) and its clips per second; the sums
+    restart."""
+    record = {f'train_{key}': total / self.steps for key, total in self.sums.items()}
+    record['clips_per_s'] = self.steps * batch_size / max(self.seconds, 1e-9)
+    self.sums, self.steps, self.seconds = {}, 0, 0.0
     return record
 
   def validated(self, score: float, patience: int) -> None:
@@ -107,12 +106,13 @@ def train_fold(config, fold_dir: str, dataset, fold, k: int, run_dir: str, mesh=
                       f'training examples of {name}')
   total_steps = steps_per_epoch * config.num_epochs
   model = models.create_model(config)
-  tx = state_lib.make_optimizer(config, steps_per_epoch, models.frozen_prefixes(model))
+  tx = state_lib.make_optimizer(config, steps_per_epoch, models.frozen_prefixes(model),
+                                models.layer_ids(model))
   init_rng, step_rng = jax.random.split(jax.random.fold_in(jax.random.key(config.seed), k))
   init = jax.jit(lambda rng: state_lib.create_train_state(
       model, tx, rng, models.input_shape(config)), out_shardings=sharding.replicated(mesh))
   step_rng = sharding.replicate(step_rng, mesh)
-  train_fn = steps_lib.compile_train_step(mesh, config.label_smoothing)
+  train_fn = steps_lib.compile_train_step(mesh, config.label_smoothing, models.objective(model))
   eval_fn = apply.logits_fn(model, mesh)
   source = dataset.source
   train_iter = iter(pipeline.train_dataset(source, fold.train, config, seed=config.seed + k))
@@ -150,12 +150,11 @@ def train_fold(config, fold_dir: str, dataset, fold, k: int, run_dir: str, mesh=
     nonlocal window, window_start
     fetched, seconds = jax.device_get(window), time.perf_counter() - window_start
     progress.add(fetched, seconds)
-    loss = float(np.mean([m['loss'] for m in fetched]))
-    train_acc = float(np.mean([m['accuracy'] for m in fetched]))
+    means = {key: float(np.mean([m[key] for m in fetched])) for key in fetched[0]}
     rate = len(fetched) * config.batch_size / max(seconds, 1e-9)
-    bar.set_postfix(epoch=done // steps_per_epoch, loss=f'{loss:.3f}', acc=f'{train_acc:.3f}',
-                    clips_s=f'{rate:.1f}')
-    for key, value in (('loss', loss), ('accuracy', train_acc), ('clips_per_s', rate)):
+    postfix = {{'accuracy': 'acc'}.get(key, key): f'{v:.3f}' for key, v in means.items()}
+    bar.set_postfix(epoch=done // steps_per_epoch, **postfix, clips_s=f'{rate:.1f}')
+    for key, value in {**means, 'clips_per_s': rate}.items():
       writer.add_scalar(f'train/{key}', value, done)
     window, window_start = [], time.perf_counter()
 
@@ -172,8 +171,9 @@ def train_fold(config, fold_dir: str, dataset, fold, k: int, run_dir: str, mesh=
     bar.update(1)
     if end_of_epoch:
       epoch = done // steps_per_epoch
-      record = {'epoch': epoch, 'step': done, **progress.end_epoch(config.batch_size),
-                'test_accuracy': accuracy(fold.test)}
+      record = {'epoch': epoch, 'step': done, **progress.end_epoch(config.batch_size)}
+      if len(fold.test):
+        record['test_accuracy'] = accuracy(fold.test)
       if fold.validation is not None and len(fold.validation):
         record['val_accuracy'] = accuracy(fold.validation)
         if config.early_stopping_patience:

@@ -26,7 +26,7 @@ import jax
 import ml_collections
 import numpy as np
 
-from emojax import checkpoints, datasets, sharding
+from emojax import checkpoints, datasets, models, sharding
 from emojax.data import folds as folds_lib
 from emojax.data import record as record_lib
 from emojax.data.record import DataRecord
@@ -135,9 +135,9 @@ def run_fold(config, run_dir: str, dataset, plan, k: int, mesh, log=print, stage
                            f'{stage}fold {k}')
   result[fold.held_out_key] = list(fold.held_out)
   if jax.process_index() == 0:
-    class_names = dataset.class_names
-    report.plot_confusion(result['confusion_matrix'], class_names,
-                          os.path.join(fold_dir, 'confusion_matrix.png'), f'fold {k}')
+    if 'confusion_matrix' in result:  # a classifier's (a masked autoencoder has none)
+      report.plot_confusion(result['confusion_matrix'], dataset.class_names,
+                            os.path.join(fold_dir, 'confusion_matrix.png'), f'fold {k}')
     report.plot_history(result['history'], os.path.join(fold_dir, 'curves.png'), f'fold {k}')
     with open(done_path, 'w') as f:
       json.dump(result, f, indent=2)
@@ -176,19 +176,24 @@ def train_and_evaluate(config, workdir: str, log=print, overwrite: bool = False,
       f'{len(run)}; {jax.device_count()} device(s): {jax.devices()[0].platform}')
   log(describe_record(DataRecord.for_tracks(dataset.stored, config, index.fps, index.num_stored)))
   mesh = sharding.make_mesh()
+  pretraining = models.objective(models.create_model(config)) == 'masked_reconstruction'
   results = {}
   for k in run:
     finished = os.path.exists(os.path.join(stages.fold_dir(workdir, k), 'result.json'))
     results[k] = result = run_fold(config, workdir, dataset, plan, k, mesh, log)
-    if finished:
+    if pretraining:
+      log(f'fold {k}: masked reconstruction error {result["reconstruction_loss"]:.4f}')
+    elif finished:
       log(f'fold {k}: already finished, accuracy {result["accuracy"]:.4f}')
-      continue
-    log(f'fold {k}: test accuracy (WAR) {result["accuracy"]:.4f}, UAR {result["uar"]:.4f}'
-        + ''.join(f', {m} {result[m]:.4f}' for m in config.extra_metrics)
-        + f' ({result["num_examples"]} videos of {", ".join(report.held_out(result))})')
+    else:
+      log(f'fold {k}: test accuracy (WAR) {result["accuracy"]:.4f}, UAR {result["uar"]:.4f}'
+          + ''.join(f', {m} {result[m]:.4f}' for m in config.extra_metrics)
+          + f' ({result["num_examples"]} videos of {", ".join(report.held_out(result))})')
 
   if jax.process_index() != 0:
     return {}
+  if pretraining:
+    return report.write_pretraining_results(workdir, results, config)
   for name, stage in config.stages.items():
     report.write_stage_results(stages.stage_dir(workdir, name), stage, assignment,
                                dataset.class_names)

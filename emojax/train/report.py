@@ -65,11 +65,12 @@ def plot_history(history: Sequence[dict], path: str, title: str) -> None:
   fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.8))
   ax_loss.plot(epochs, [h['train_loss'] for h in history])
   ax_loss.set(xlabel='epoch', ylabel='train loss', title=title)
-  for key in ('train_accuracy', 'test_accuracy', 'val_accuracy'):
-    if history and key in history[0]:
-      ax_acc.plot(epochs, [h[key] for h in history], label=key.replace('_', ' '))
+  keys = [k for k in ('train_accuracy', 'test_accuracy', 'val_accuracy') if history and k in history[0]]
+  for key in keys:
+    ax_acc.plot(epochs, [h[key] for h in history], label=key.replace('_', ' '))
   ax_acc.set(xlabel='epoch', ylabel='accuracy', ylim=(0, 1), title=title)
-  ax_acc.legend()
+  if keys:  # a masked autoencoder has no accuracy
+    ax_acc.legend()
   fig.tight_layout()
   fig.savefig(path, dpi=110)
   plt.close(fig)
@@ -169,3 +170,18 @@ def write_stage_results(stage_dir: str, config, assignment: Sequence[Sequence[st
       with open(path) as f:
         folds[int(name.split('_')[1])] = json.load(f)
   return write_results(stage_dir, folds, assignment, class_names, config) if folds else None
+
+
+def write_pretraining_results(workdir: str, folds: dict, config) -> dict:
+  """results.json of a pretraining run (a masked autoencoder, `config.protocol='all'`): each
+  fold's reconstruction error, steps and history, and the config and versions."""
+  keys = sorted(folds)
+  results = {
+      'dataset': config.dataset.name, 'more_datasets': list(config.dataset.more),
+      'model': config.model.name, 'protocol': config.protocol,
+      'folds': {str(k): fold_summary(folds[k], config) for k in keys},
+      'reconstruction_loss': mean_std([folds[k]['reconstruction_loss'] for k in keys]),
+      'config': json.loads(config.to_json()), 'versions': package_versions()}
+  with open(os.path.join(workdir, 'results.json'), 'w') as f:
+    json.dump(results, f, indent=2)
+  return results

@@ -10,7 +10,7 @@ attention-LSTM's pre-trained convolutions) to `optax.set_to_zero()`: no update, 
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import flax.linen as nn
 import jax
@@ -85,16 +85,37 @@ def add_l1_gradient(strength: float) -> optax.GradientTransformation:
   return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
 
 
-def make_optimizer(config, steps_per_epoch: int,
-                   frozen: Sequence[str] = ()) -> optax.GradientTransformation:
-  """Adam (the papers' optimizer) with optional decoupled weight decay and gradient clipping, leaving
-  the parameters under the `frozen` path prefixes unchanged."""
+def kernel_mask(params):
+  """True for kernels (rank >= 2): what weight decay and L1 act on, not biases or norm scales."""
+  return jax.tree.map(lambda p: p.ndim >= 2, params)
+
+
+def scale_by_layer(layer_ids: Callable, decay: float) -> optax.GradientTransformation:
+  """Multiplies each update by `decay ** (top - layer)`, `layer` its parameter's layer
+  (`layer_ids(params)`, the model's) and `top` the highest (the head): layer-wise learning-rate
+  decay (BEiT, VideoMAE), applied after the optimizer so that it scales the decoupled weight
+  decay step too, as a per-group learning rate does."""
+
+  def update(updates, state, params=None):
+    del params
+    ids = layer_ids(updates)
+    top = max(jax.tree.leaves(ids))
+    return jax.tree.map(lambda u, i: u * decay ** (top - i), updates, ids), state
+
+  return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
+
+
+def make_optimizer(config, steps_per_epoch: int, frozen: Sequence[str] = (),
+                   layer_ids: Callable | None = None) -> optax.GradientTransformation:
+  """Adam (the papers' optimizer) with optional decoupled weight decay on the kernels, gradient
+  clipping and layer-wise learning-rate decay (`layer_ids`: the model's), leaving the parameters
+  under the `frozen` path prefixes unchanged."""
   schedule = learning_rate_schedule(config, steps_per_epoch)
   if config.optimizer == 'adam':
-    opt = optax.adamw(schedule, weight_decay=config.weight_decay) if config.weight_decay else (
-        optax.adam(schedule))
+    opt = optax.adamw(schedule, weight_decay=config.weight_decay, mask=kernel_mask) if (
+        config.weight_decay) else optax.adam(schedule)
   elif config.optimizer == 'sgd':
-    opt = optax.chain(optax.add_decayed_weights(config.weight_decay),
+    opt = optax.chain(optax.add_decayed_weights(config.weight_decay, kernel_mask),
                       optax.sgd(schedule, momentum=0.9, nesterov=True))
   else:
     raise ConfigError(f"config.optimizer={config.optimizer!r}: expected 'adam' or 'sgd'")
@@ -102,6 +123,11 @@ def make_optimizer(config, steps_per_epoch: int,
     opt = optax.chain(optax.clip_by_global_norm(config.grad_clip_norm), opt)
   if config.l1:
     opt = optax.chain(add_l1_gradient(config.l1), opt)
+  if config.layer_decay:
+    if layer_ids is None:
+      raise ConfigError(f'config.layer_decay={config.layer_decay} needs a model with layers '
+                        f'(a video ViT); config.model.name={config.model.name!r} has none')
+    opt = optax.chain(opt, scale_by_layer(layer_ids, config.layer_decay))
   return freeze(opt, frozen)
 
 

@@ -34,12 +34,12 @@ def _check(condition: bool, message: str) -> None:
     raise ConfigError(message)
 
 
-def _check_training(config) -> None:
+def _check_training(config, model) -> None:
   _check(config.num_epochs >= 1, f'config.num_epochs={config.num_epochs} must be at least 1')
   pipeline.process_batch_size(config.batch_size)
   pipeline.process_batch_size(config.eval_batch_size, 'config.eval_batch_size')
   state_lib.learning_rate_schedule(config, 1)
-  state_lib.make_optimizer(config, 1)
+  state_lib.make_optimizer(config, 1, layer_ids=models.layer_ids(model))
   unknown = [m for m in config.extra_metrics if m not in metrics.EXTRA_METRICS]
   _check(not unknown, f'config.extra_metrics: unknown {unknown}; available '
          f'{sorted(metrics.EXTRA_METRICS)}')
@@ -59,6 +59,9 @@ def _check_protocol(config) -> None:
     changed = [k for k, v in DEFAULT_SPLITS.items() if config.splits[k] != v]
     _check(not changed, f'config.splits.{changed[0] if changed else ""} is read only by '
            "config.protocol='official_split': leave config.splits as it is")
+  _check(not (protocol == 'all' and config.validation_fraction > 0),
+         "config.validation_fraction: config.protocol='all' trains on every video and holds "
+         'none out; leave it 0')
   _check(0.0 <= config.validation_fraction < 1.0, f'config.validation_fraction='
          f'{config.validation_fraction} must be in [0, 1)')
   _check(not (config.splits.validation and config.validation_fraction > 0),
@@ -100,8 +103,26 @@ def _check_flow(config, stored: dict) -> None:
          'config without stored flow to compute it')
 
 
+def _check_objective(config, stored: dict) -> None:
+  """What the model learns from and what the protocol tests."""
+  model = models.create_model(config, num_classes=max(len(stored['class_names']), 1))
+  pretraining = models.objective(model) == 'masked_reconstruction'
+  _check(pretraining or len(stored['class_names']) >= 2,
+         f"config.dataset: {stored['dataset']} has no labels (classes "
+         f"{list(stored['class_names'])}): it serves pretraining only, a model without classes "
+         "(config.model.name='video_mae')")
+  _check(pretraining or config.protocol != 'all',
+         "config.protocol='all' tests on nothing: it is for pretraining a masked autoencoder "
+         "(config.model.name='video_mae'); a classifier needs a protocol with a test part")
+  _check(not config.dataset.more or config.protocol == 'all',
+         f"config.dataset.more={tuple(config.dataset.more)} joins other datasets' videos, whose "
+         "labels differ: only for pretraining without labels (config.protocol='all')")
+  _check(not (pretraining and config.svm.enabled),
+         'config.svm.enabled: a masked autoencoder has no classes for an SVM')
+
+
 def _check_model(config, stored: dict):
-  model = models.create_model(config, num_classes=len(stored['class_names']))
+  model = models.create_model(config, num_classes=max(len(stored['class_names']), 1))
   models.check_input(model, config)
   if config.svm.enabled:
     _check(config.svm.kernel in svm.KERNELS,
@@ -142,11 +163,12 @@ def validate(config, stored: dict) -> None:
          f"config.num_classes={config.num_classes} but {stored['dataset']} has "
          f"{len(stored['class_names'])} classes {list(stored['class_names'])}; leave it 0 to "
          'follow the dataset')
-  _check_training(config)
+  _check_objective(config, stored)
+  model = _check_model(config, stored)
+  _check_training(config, model)
   _check_protocol(config)
   _check_sampling(config, stored)
   _check_flow(config, stored)
-  model = _check_model(config, stored)
   _check_starts(config, model)
   for name, stage in config.stages.items():
     try:

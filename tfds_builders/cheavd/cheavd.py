@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import logging
-import os
 from collections import Counter
 
 import tensorflow_datasets as tfds
@@ -53,60 +51,37 @@ def find_manifest(manual_dir: epath.Path) -> epath.Path | None:
   named = manual_dir / MANIFEST
   if named.exists():
     return named
-  candidates = [p for p in sorted(manual_dir.glob('*.csv')) if set(COLUMNS) <= set(_header(p))]
+  candidates = [p for p in sorted(manual_dir.glob('*.csv'))
+                if set(COLUMNS) <= set(layouts.csv_header(p))]
   return candidates[0] if len(candidates) == 1 else None
-
-
-def _header(path: epath.Path) -> list[str]:
-  try:
-    with path.open(encoding='utf-8-sig') as f:
-      return [c.strip().lower() for c in next(csv.reader(f), [])]
-  except (OSError, UnicodeDecodeError):
-    return []
 
 
 def read_manifest(path: epath.Path):
   """Sources per split, and skipped rows, of a manifest CSV; ValueError on a wrong header."""
-  header = _header(path)
+  header = layouts.csv_header(path)
   missing = [c for c in COLUMNS if c not in header]
   if missing:
     raise ValueError(f'{path}: the header must name the columns {",".join(COLUMNS)}; '
                      f'missing {missing} in {header}. Example:\n{EXAMPLE}')
-  folder = os.path.dirname(os.fspath(path))
   by_split: dict[str, list[common.Source]] = {}
-  skipped, seen = [], {}
-  with path.open(encoding='utf-8-sig') as f:
-    rows = csv.DictReader(f, fieldnames=header)
-    next(rows)
-    for row in rows:
-      line = rows.line_num
-      where = f'{path}:{line}'
-      value = {c: (row.get(c) or '').strip() for c in COLUMNS}
-      if not value['path']:
-        skipped.append(common.Skipped(where, 'unreadable row: no path'))
-        continue
-      video = os.path.join(folder, value['path'])
-      if value['path'] in seen:
-        skipped.append(common.Skipped(video, f'duplicate row (line {line}; first on line '
-                                      f'{seen[value["path"]]})'))
-        continue
-      seen[value['path']] = line
-      split = SPLITS.get(value['split'].lower())
-      label = emotions.canonical(value['label']) if value['label'] else None
-      if split is None:
-        why = f'unrecognised split {value["split"]!r} (line {line}): train, validation or test'
-      elif not value['label']:
-        why = f'unlabelled (line {line})'
-      elif label not in CLASS_NAMES:
-        why = f'unrecognised label {value["label"]!r} (line {line})'
-      else:
-        why = ''
-      if why:
-        skipped.append(common.Skipped(video, why))
-        continue
-      video_id = layouts.posix(value['path'])
-      by_split.setdefault(split, []).append(common.Source(
-        video_id=video_id, label=label, subject=value['speaker'] or video_id, path=video))
+  skipped = []
+  for line, value, video in layouts.manifest_rows(path, COLUMNS, skipped):
+    split = SPLITS.get(value['split'].lower())
+    label = emotions.canonical(value['label']) if value['label'] else None
+    if split is None:
+      why = f'unrecognised split {value["split"]!r} (line {line}): train, validation or test'
+    elif not value['label']:
+      why = f'unlabelled (line {line})'
+    elif label not in CLASS_NAMES:
+      why = f'unrecognised label {value["label"]!r} (line {line})'
+    else:
+      why = ''
+    if why:
+      skipped.append(common.Skipped(video, why))
+      continue
+    video_id = layouts.posix(value['path'])
+    by_split.setdefault(split, []).append(common.Source(
+      video_id=video_id, label=label, subject=value['speaker'] or video_id, path=video))
   return by_split, skipped
 
 
