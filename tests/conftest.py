@@ -182,7 +182,7 @@ def saved_run(tmp_path_factory) -> str:
   workdir = str(tmp_path_factory.mktemp('saved_run'))
   config = tiny_config()
   model = models.create_model(config)
-  save_run(workdir, config, {1: numpy_variables(model, models.input_shape(config))})
+  save_run(workdir, config, {1: clip_variables(model, config)})
   with open(os.path.join(workdir, 'fold_0', 'result.json'), 'w') as f:
     json.dump({'accuracy': 0.5}, f)
   return workdir
@@ -253,21 +253,6 @@ def random_batch(shape, num_classes=6, seed=0):
   rng = np.random.default_rng(seed)
   return {'clip': rng.integers(0, 256, shape, dtype=np.uint8),
           'label': (np.arange(shape[0]) % num_classes).astype(np.int32)}
-
-
-def numpy_variables(model, shape, seed=0) -> dict:
-  """`{'params', 'batch_stats'}` of `model` on clips of `shape`, drawn with numpy (no compiled
-  initialiser): parameters N(0, 0.1), BatchNorm means 0 and variances 1."""
-  import jax
-  import numpy as np
-  from flax import traverse_util
-  shapes = jax.eval_shape(lambda: model.init(jax.random.key(0), np.zeros(shape, np.float32),
-                                             train=False))
-  rng = np.random.default_rng(seed)
-  return traverse_util.unflatten_dict({
-      path: (np.full(s.shape, float(path[-1] == 'var'), s.dtype) if path[0] == 'batch_stats'
-             else (0.1 * rng.standard_normal(s.shape)).astype(s.dtype))
-      for path, s in traverse_util.flatten_dict(shapes).items()})
 
 
 def save_run(run_dir, config, steps: dict, fold: int = 0) -> None:
@@ -351,10 +336,27 @@ def labelled(builder, examples):
 
 def random_variables(model, *args, seed: int = 0, scale: float = 0.1, **kwargs):
   """Variables of `model.init(key, *args, **kwargs)`'s shapes, drawn with numpy: no initialiser
-  is compiled (tests that need some parameters, not their initialisation, save its compile)."""
+  is compiled (tests that need some parameters, not their initialisation, save its compile).
+  Parameters N(0, scale); BatchNorm statistics as fresh ones (means 0, variances 1)."""
   import jax
   import numpy as np
   rng = np.random.default_rng(seed)
   keys = {'params': jax.random.key(0), 'mask': jax.random.key(1)}
   shapes = jax.eval_shape(lambda: model.init(keys, *args, **kwargs))
-  return jax.tree.map(lambda s: (scale * rng.standard_normal(s.shape)).astype(s.dtype), shapes)
+
+  def draw(path, s):
+    names = [getattr(k, 'key', k) for k in path]
+    if names[0] == 'batch_stats':
+      return np.full(s.shape, float(names[-1] == 'var'), s.dtype)
+    return (scale * rng.standard_normal(s.shape)).astype(s.dtype)
+
+  return jax.tree_util.tree_map_with_path(draw, shapes)
+
+
+def clip_variables(model, config, seed: int = 0) -> dict:
+  """`random_variables` of `model` on `config`'s clips."""
+  import numpy as np
+
+  from emojax import models
+  return random_variables(model, np.zeros(models.input_shape(config), np.float32), train=False,
+                          seed=seed)

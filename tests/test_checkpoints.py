@@ -4,7 +4,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import numpy_variables, save_run, script_result, tiny_config
+from conftest import clip_variables, save_run, script_result, tiny_config
 
 # Trains a fold of the tiny frame classifier on random videos (or resumes it) on however many devices the
 # process has; prints what `emojax.restore` predicts on fixed clips.
@@ -71,7 +71,7 @@ def test_a_damaged_newest_step_is_reported_and_the_one_before_restored(tmp_path)
   from emojax import models
   config = tiny_config()
   model = models.create_model(config)
-  variables = numpy_variables(model, models.input_shape(config))
+  variables = clip_variables(model, config)
   save_run(str(tmp_path), config, {k: {'params': jax.tree.map(lambda x: x * k, variables[
       'params']), 'batch_stats': variables['batch_stats']} for k in (1, 2, 3)})
   checkpoints_dir = tmp_path / 'fold_0' / 'checkpoints'

@@ -104,4 +104,4 @@ def test_epoch_means_cover_every_step_of_the_epoch_across_a_restart():
   saved.add([{'loss': 3.0, 'accuracy': 1.0}], seconds=1.0)
   record = saved.end_epoch(batch_size=4)
   assert record == {'train_loss': 1.5, 'train_accuracy': 0.25, 'clips_per_s': 8.0}
-  assert saved.steps == 0 and saved.loss_sum == 0.0
+  assert saved.steps == 0 and saved.sums == {}

