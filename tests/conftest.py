@@ -45,10 +45,10 @@ TINY = {
 DEMO_RUN = {'num_epochs': 3, 'checkpoint_every_steps': 2, 'validation_fraction': 0.25,
             'early_stopping_patience': 1}
 CLASS_NAMES = ('anger', 'disgust', 'fear', 'happiness', 'sadness', 'surprise')
-# Every registered model that trains from scratch, shrunk as `TINY` shrinks the demo's (the
-# `config.model` fields beside its name; the demo's model is `TINY`'s own), without dropout; they
-# take `tiny_input_shape` clips. 'frame_cnn' compiles fastest: tests of devices and checkpoints
-# that need some model train it.
+# The registered classifiers that train from scratch (the video ViT's tests: test_video_vit.py),
+# shrunk as `TINY` shrinks the demo's (the `config.model` fields beside its name; the demo's model
+# is `TINY`'s own), without dropout; they take `tiny_input_shape` clips. 'frame_cnn' compiles
+# fastest: tests of devices and checkpoints that need some model train it.
 TINY_MODELS = {
     'emotion_net': {},
     'p3d': {'stage_sizes': (1, 1, 1), 'width': 4, 'expansion': 2, 'attention_dim': 8,
@@ -189,7 +189,7 @@ def saved_run(tmp_path_factory) -> str:
 
 
 class DemoRun:
-  """A finished run of launch.py: its workdir and what it printed."""
+  """A finished run: its workdir and what it logged."""
 
   def __init__(self, path):
     self.workdir = os.path.join(path, 'run')
@@ -204,15 +204,15 @@ class DemoRun:
 
 @pytest.fixture(scope='session')
 def demo_run(tmp_path_factory, tfds_dir) -> DemoRun:
-  """configs/demo.py with `TINY` and `DEMO_RUN`, fold 0, through launch.py: trained once per
-  test run and shared by every test of a finished run."""
+  """configs/demo.py with `TINY` and `DEMO_RUN`, fold 0, as launch.py runs it (in-process):
+  trained once per test run and shared by every test of a finished run."""
   def train(path):
-    proc = run_python(launch_command(os.path.join(path, 'run'), *tiny_flags(**DEMO_RUN),
-                                     f'--config.dataset.data_dir={tfds_dir}'))
+    from emojax.train import train_and_evaluate
+    lines = []
+    train_and_evaluate(tiny_config(**DEMO_RUN, **{'dataset.data_dir': tfds_dir}),
+                       os.path.join(path, 'run'), log=lines.append)
     with open(os.path.join(path, 'output.txt'), 'w') as f:
-      f.write(proc.stdout + proc.stderr)
-    if proc.returncode:
-      raise RuntimeError(f'the demo run failed:\n{proc.stdout[-3000:]}{proc.stderr[-5000:]}')
+      f.write('\n'.join(lines))
 
   return DemoRun(shared_path(tmp_path_factory, 'demo_run', train))
 

@@ -178,7 +178,6 @@ def test_zero_shot_baseline_scores_mapped_classes_with_fer_probabilities():
   assert baseline.zero_shot_fn(('calm', 'worried', 'anxious'), mesh) is None
 
 
-@pytest.mark.slow
 def test_the_cli_scores_a_finished_run_again_with_other_views(demo_run, capsys):
   """`python -m emojax.evaluate` on the run's fold: with the run's own views (1x1) it gives the
   fold's reported result; with 2 clips x 3 crops every test video is still scored once."""

@@ -1,6 +1,6 @@
 """One fold's training loop, in-process on the tiny config and data: a fold stopped anywhere
-resumes to the uninterrupted fold's numbers, early stopping stops (and stays stopped), and a
-damaged newest checkpoint is set aside and trained again."""
+resumes to the numbers of the demo run's fold, which ran through; early stopping stops (and stays
+stopped); a damaged newest checkpoint is set aside and trained again."""
 import dataclasses
 import json
 import os
@@ -12,16 +12,12 @@ from emojax.data import folds
 from emojax.evaluate import apply
 from emojax.train import loop
 
-from conftest import Killed, die_after_steps, tiny_config
-
-# 18 training videos (a quarter of the 4 training subjects validates): 4 steps an epoch, 8 in all,
-# a checkpoint every 2 steps of which the newest 2 are kept.
-RUN = {'num_epochs': 2, 'checkpoint_every_steps': 2, 'keep_checkpoints': 2,
-       'validation_fraction': 0.25, 'early_stopping_patience': 5, 'report_frame_baseline': False}
-
+from conftest import DEMO_RUN, Killed, die_after_steps, tiny_config
 
 def _train(tfds_dir, dataset, fold_dir, log=None, **fields):
-  config = tiny_config(**{'dataset.data_dir': tfds_dir, **RUN, **fields})
+  """Fold 0 of the demo run's config (`DEMO_RUN`: 4 steps an epoch, a checkpoint every 2 steps
+  of which the newest 2 are kept; validation) in `fold_dir`, with `fields` changed."""
+  config = tiny_config(**{'dataset.data_dir': tfds_dir, **DEMO_RUN, **fields})
   fold = folds.fold_plan(config, dataset.index.subjects, dataset.index.splits)[0]
   os.makedirs(fold_dir, exist_ok=True)
   return loop.train_fold(config, str(fold_dir), dataset, fold, 0, os.path.dirname(fold_dir),
@@ -36,42 +32,43 @@ def _numbers(result):
 
 
 @pytest.fixture(scope='module')
-def reference(tmp_path_factory, tfds_dir, tiny_dataset):
-  fold_dir = str(tmp_path_factory.mktemp('reference') / 'fold_0')
-  return fold_dir, _numbers(_train(tfds_dir, tiny_dataset, fold_dir))
+def reference(demo_run):
+  """The demo run's fold 0, which ran through: its folder and numbers."""
+  return os.path.join(demo_run.workdir, 'fold_0'), _numbers(demo_run.json('fold_0/result.json'))
 
 
 def test_a_fold_killed_mid_epoch_resumes_to_the_uninterrupted_numbers(
     reference, tfds_dir, tiny_dataset, tmp_path, monkeypatch):
-  """Killed in step 8 of 8 (its last checkpoint: step 6, mid-epoch), run again: the same epochs,
-  training means and final test result as the fold that ran through."""
-  fold_dir = str(tmp_path / 'fold_0')
-  die_after_steps(monkeypatch, 7)
+  """Killed in its last step (its last checkpoint: 2 steps before the end, mid-epoch), run again:
+  the same epochs, training means and final test result as the fold that ran through."""
+  fold_dir, steps = str(tmp_path / 'fold_0'), reference[1]['steps']
+  die_after_steps(monkeypatch, steps - 1)
   with pytest.raises(Killed):
     _train(tfds_dir, tiny_dataset, fold_dir)
   monkeypatch.undo()
   logs = []
   assert _numbers(_train(tfds_dir, tiny_dataset, fold_dir, logs.append)) == reference[1]
-  assert 'fold 0: resumed at step 6 (epoch 1.50)' in logs
+  assert f'fold 0: resumed at step {steps - 2} (epoch {(steps - 2) / 4:.2f})' in logs
 
 
 def test_a_damaged_newest_checkpoint_is_set_aside_and_trained_again(
     reference, tfds_dir, tiny_dataset, tmp_path):
-  fold_dir = str(tmp_path / 'fold_0')
+  fold_dir, steps = str(tmp_path / 'fold_0'), reference[1]['steps']
   shutil.copytree(reference[0], fold_dir)
   checkpoints = os.path.join(fold_dir, 'checkpoints')
-  assert sorted(os.listdir(checkpoints)) == ['6', '8']
-  for directory, _, files in os.walk(os.path.join(checkpoints, '8')):  # half-written
+  assert sorted(os.listdir(checkpoints), key=int) == [str(steps - 2), str(steps)]
+  for directory, _, files in os.walk(os.path.join(checkpoints, str(steps))):  # half-written
     for name in files:
       path = os.path.join(directory, name)
       with open(path, 'r+b') as f:
         f.truncate(min(os.path.getsize(path), 16))
   logs = []
   assert _numbers(_train(tfds_dir, tiny_dataset, fold_dir, logs.append)) == reference[1]
-  assert logs[0].startswith(f'{checkpoints}/8: cannot be restored') and logs[0].endswith(
-      'trying step 6')
-  assert logs[1] == 'fold 0: resumed at step 6 (epoch 1.50)'
-  assert sorted(os.listdir(checkpoints)) == ['6', '8', '8.unrestorable']
+  assert logs[0].startswith(f'{checkpoints}/{steps}: cannot be restored') and logs[0].endswith(
+      f'trying step {steps - 2}')
+  assert logs[1] == f'fold 0: resumed at step {steps - 2} (epoch {(steps - 2) / 4:.2f})'
+  assert sorted(os.listdir(checkpoints)) == sorted([str(steps - 2), str(steps),
+                                                    f'{steps}.unrestorable'])
 
 
 @pytest.mark.parametrize('patience, validation, stop', [
@@ -90,10 +87,11 @@ def test_early_stopping_stops_when_validation_stops_improving_and_stays_stopped(
   monkeypatch.setattr(apply, 'accuracy', scripted)
   logs = []
   result = _train(tfds_dir, tiny_dataset, fold_dir, logs.append, num_epochs=6,
-                  early_stopping_patience=patience)
+                  early_stopping_patience=patience, report_frame_baseline=False)
   assert [h['val_accuracy'] for h in result['history']] == validation
   assert result['steps'] == 4 * stop and f'fold 0: early stop at epoch {stop}' in logs
-  again = _train(tfds_dir, tiny_dataset, fold_dir, num_epochs=6, early_stopping_patience=patience)
+  again = _train(tfds_dir, tiny_dataset, fold_dir, num_epochs=6, early_stopping_patience=patience,
+                 report_frame_baseline=False)
   assert again['steps'] == result['steps'] and again['history'] == result['history']
 
 

@@ -15,7 +15,8 @@ from conftest import DEMO_RUN, ROOT, launch_command, tiny_flags
 
 # The demo run's config (early stopping on a validation quarter of the training subjects, with a
 # patience of 1 epoch: a resumed run must restore the best score and the patience left to stop
-# where one run stops), without the frame baseline; `demo_run` is the one process.
+# where one run stops), without the frame baseline; `demo_run` is the one process (run in-process,
+# as launch.py runs it).
 RUN = tiny_flags(**DEMO_RUN, report_frame_baseline=False)
 
 

@@ -1,11 +1,13 @@
-"""A run of launch.py from the flag to results.json (the tiny demo run, shared), what it leaves for
-later use (checkpoints that restore the trained model, its data record), finished folds kept, and
-a workdir that keeps the config and the layout that made it."""
+"""A run from its config to results.json (the tiny demo run, shared; launch.py itself runs in
+test_multihost.py and test_errors.py), what it leaves for later use (checkpoints that restore the
+trained model, its data record), finished folds kept, stages before their run, and a workdir that
+keeps the config and the layout that made it."""
 import csv
 import json
 import os
 import shutil
 
+import jax
 import numpy as np
 import pytest
 
@@ -17,7 +19,6 @@ from emojax.train import protocol
 from conftest import CLASS_NAMES, run_python, tiny_config, tiny_two_stage_config
 
 
-@pytest.mark.slow
 def test_the_demo_runs_end_to_end(demo_run):
   results, out = demo_run.json('results.json'), demo_run.output
   fold = results['folds']['0']
@@ -55,7 +56,6 @@ def test_the_demo_runs_end_to_end(demo_run):
   assert any(e.startswith('events.out.tfevents') for e in events)
 
 
-@pytest.mark.slow
 def test_restore_returns_the_trained_model(demo_run):
   """The restored variables are the run's last: they reproduce the fold's reported confusion
   matrix on its test videos. A step folder restores that step."""
@@ -70,7 +70,8 @@ def test_restore_returns_the_trained_model(demo_run):
   dataset = datasets.load(config)
   test = folds.fold_plan(config, dataset.index.subjects, dataset.index.splits)[0].test
   clips = np.stack([views.video_views(dataset.source[int(i)], config)['clip'][0] for i in test])
-  logits = restored.model.apply(restored.variables, models.normalize_clip(clips), train=False)
+  logits = jax.jit(lambda v, x: restored.model.apply(v, models.normalize_clip(x), train=False))(
+      restored.variables, clips)
   matrix = metrics.confusion_matrix(dataset.index.labels[test], np.argmax(logits, -1), 6)
   assert matrix.tolist() == fold['confusion_matrix']
   steps_dir = os.path.join(demo_run.workdir, 'fold_0', 'checkpoints')
@@ -80,7 +81,6 @@ def test_restore_returns_the_trained_model(demo_run):
     emojax.restore(os.path.dirname(demo_run.workdir))
 
 
-@pytest.mark.slow
 def test_the_run_records_its_data_and_restore_reads_it(demo_run):
   """synthetic_expressions/tiny: 8 stored frames per video at 20 fps; 4-frame clips at a fixed
   interval over the whole video; 32-pixel faces resized to 24 * 1.143 = 27, cut to 24."""
@@ -96,7 +96,6 @@ def test_the_run_records_its_data_and_restore_reads_it(demo_run):
   assert written['image_size'] == 24 and written['resize_margin'] == pytest.approx(0.143)
 
 
-@pytest.mark.slow
 def test_restoring_for_inference_imports_no_training_code(demo_run):
   proc = run_python(['-c', f'import emojax, sys; emojax.restore({demo_run.workdir!r}); '
                      'print(" ".join(sorted(sys.modules)))'])
@@ -105,7 +104,6 @@ def test_restoring_for_inference_imports_no_training_code(demo_run):
   assert [m for m in loaded if m.startswith(('emojax.train', 'optax', 'grain'))] == []
 
 
-@pytest.mark.slow
 def test_finished_folds_are_not_trained_again(demo_run, tmp_path):
   workdir = str(tmp_path / 'run')
   shutil.copytree(demo_run.workdir, workdir)

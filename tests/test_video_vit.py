@@ -6,7 +6,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from conftest import random_variables
+from conftest import random_variables, tiny_config
 from emojax import models
 from emojax.models import video_vit
 
@@ -106,8 +106,8 @@ def test_vit_s_and_b_have_videomaes_parameter_count_plus_the_key_biases(variant,
   assert _count(model, (1, 16, 224, 224, 3)) == videomae_count + model.depth * model.embed_dim
 
 
-def test_registry_builds_the_vit_from_the_config_model_block(make_config):
-  config = make_config()
+def test_registry_builds_the_vit_from_the_config_model_block():
+  config = tiny_config()
   with config.unlocked():
     config.model = ml_collections.ConfigDict(dict(name='video_vit', dtype='bfloat16', **TINY))
   model = models.create_model(config)
