@@ -7,7 +7,9 @@ the builders), so neither imports the other's side; the evaluator and training l
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import logging
 from typing import Sequence
 
 import jax
@@ -26,10 +28,34 @@ def dataset_name(config) -> str:
   return config.dataset.name + (f'/{config.dataset.config}' if config.dataset.config else '')
 
 
+class _NotYetBuiltFilter(logging.Filter):
+  """Drops TFDS's 'Variant folder ... has no dataset_info.json' warning, which it logs while
+  looking for a dataset not built yet: the normal case before a first run, not a fault."""
+
+  def filter(self, record):
+    return not str(record.msg).startswith('Variant folder')
+
+
+@contextlib.contextmanager
+def _quiet_lookup():
+  absl_logger, quiet = logging.getLogger('absl'), _NotYetBuiltFilter()
+  absl_logger.addFilter(quiet)
+  try:
+    yield
+  finally:
+    absl_logger.removeFilter(quiet)
+
+
+def is_built(builder) -> bool:
+  with _quiet_lookup():
+    return builder.is_prepared()
+
+
 def dataset_builder(config):
   """The TFDS builder of `config.dataset` (nothing is built yet)."""
   try:
-    return tfds.builder(dataset_name(config), data_dir=config.dataset.data_dir or None)
+    with _quiet_lookup():
+      return tfds.builder(dataset_name(config), data_dir=config.dataset.data_dir or None)
   except tfds.core.registered.DatasetNotFoundError:
     raise ConfigError(f'config.dataset.name={config.dataset.name!r}: no such dataset builder; '
                       f'emojax provides {sorted(tfds_builders.NAMES)}') from None
@@ -48,7 +74,7 @@ def prepared_builder(config, builder=None):
   """
   builder = builder or dataset_builder(config)
   several = jax.distributed.is_initialized()  # asks no backend: a build claims no device
-  if (not several or jax.process_index() == 0) and not builder.is_prepared():
+  if (not several or jax.process_index() == 0) and not is_built(builder):
     try:
       builder.download_and_prepare(
           file_format='array_record',
@@ -64,7 +90,7 @@ def prepared_builder(config, builder=None):
   if several:
     sharding.sync_processes('emojax: dataset prepared by process 0')
     builder = dataset_builder(config)
-    if not builder.is_prepared():
+    if not is_built(builder):
       raise DataError(
           f'config.dataset.data_dir={config.dataset.data_dir}: process 0 built '
           f'{dataset_name(config)} there ({builder.data_dir}), but process '
@@ -166,7 +192,7 @@ def more_builders(config) -> list:
     except tfds.core.registered.DatasetNotFoundError:
       raise ConfigError(f'config.dataset.more: no dataset builder {name!r}; emojax provides '
                         f'{sorted(tfds_builders.NAMES)}') from None
-    if not builder.is_prepared():
+    if not is_built(builder):
       raise DataError(f'config.dataset.more: {name} is not built in '
                       f'config.dataset.data_dir={config.dataset.data_dir!r}; build it first: '
                       f'python -m tfds_builders build {name.split("/")[0]} --manual_dir=M '

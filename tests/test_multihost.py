@@ -90,9 +90,11 @@ def test_two_processes_train_resume_and_match_one_process(tmp_path, demo_run):
   for key in ('accuracy', 'uar', 'confusion_matrix', 'steps'):
     assert two_fold[key] == one[key], key
   assert [h['epoch'] for h in two_fold['history']] == [h['epoch'] for h in one['history']]
+  # Two hosts sum the global batch's gradients in another order: after a few Adam steps the
+  # training means differ in the third digit, the evaluated predictions not at all.
   for key in ('train_loss', 'train_accuracy', 'val_accuracy', 'test_accuracy'):
     assert [h[key] for h in two_fold['history']] == pytest.approx(
-        [h[key] for h in one['history']], rel=1e-3, abs=1e-6), key
+        [h[key] for h in one['history']], rel=5e-3, abs=1e-6), key
   # Process 0 alone wrote the shared files; both took part in every step.
   assert sorted(os.listdir(multi)) == sorted(os.listdir(single))
   print(f'2 processes: killed at {killed:.1f} s, finished at {two:.1f} s; history '

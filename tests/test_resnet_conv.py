@@ -50,4 +50,5 @@ def test_separable_max_pool_equals_max_pool(shape, window, strides):
   got = pooled(lambda x: separable_max_pool(x, window, strides))
   want = pooled(lambda x: nn.max_pool(x, window, strides, padding='SAME'))
   np.testing.assert_allclose(got[0], want[0], rtol=1e-6)
-  np.testing.assert_allclose(got[1], want[1], rtol=1e-6)
+  # A pixel that is the maximum of several windows sums their weights, in another order.
+  np.testing.assert_allclose(got[1], want[1], rtol=1e-6, atol=1e-6)
