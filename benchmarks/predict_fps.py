@@ -72,7 +72,7 @@ def main() -> None:
   path = args.video or make_video(os.path.join(tmp, 'face_640x480' + suffix), args.frames,
                                   codec=args.codec)
   restored = checkpoints.Restored(config, model, variables, -1, '<benchmark>')
-  size, margin = timeline.crop_settings(restored)  # no data record: the builders' defaults
+  size, margin, align = timeline.crop_settings(restored)  # no data record: the builders' defaults
   kwargs = dict(restored=restored, stride=args.stride, batch_size=args.batch_size, progress=False)
 
   # Warm-up on the same video: every jit (pyramid levels, the batch and R/O-Net crop buckets this
@@ -87,7 +87,7 @@ def main() -> None:
   decode_s = time.perf_counter() - start
 
   start = time.perf_counter()
-  track = timeline.face_track(path, size, margin=margin, progress=False)
+  track = timeline.face_track(path, size, margin=margin, align=align, progress=False)
   faces_s = time.perf_counter() - start - decode_s
 
   idx = timeline.window_indices(n, config.num_frames, config.num_frames, args.stride)

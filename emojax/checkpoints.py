@@ -39,7 +39,7 @@ class DataRecord:
   windows span and sample what a training clip did. A field a run did not record is None.
 
   Attributes:
-    dataset: TFDS name (with config) and version, e.g. 'oulu_casia/vl_strong:2.0.0'.
+    dataset: TFDS name (with config) and version, e.g. 'oulu_casia/vl_strong:3.0.0'.
     class_names: the dataset's classes in label order (its builder info's `ClassLabel`).
     crop_size: side of the stored square face crops.
     crop_margin: face-box margin of those crops (None: the dataset is not MTCNN-cropped).
@@ -54,6 +54,10 @@ class DataRecord:
     span_frames: stored frames one clip spans, first to last (for a whole video: the median one).
     span_seconds: the same span in seconds.
     views: evaluation's {'num_clips', 'num_crops', 'aggregate'}.
+    align: the stored crops are aligned by the eyes (`emojax.data.faces.face_squares`); None: not
+      recorded (a build from before alignment: upright crops).
+    key_frame_interval: frames between the build's face detections (`faces.extract_face_track`).
+    given_faces: the build took the release's face crops as given (landmarks only, no search).
   """
   dataset: str
   class_names: tuple[str, ...]
@@ -69,6 +73,9 @@ class DataRecord:
   span_frames: int | None = None
   span_seconds: float | None = None
   views: dict | None = None
+  align: bool | None = None
+  key_frame_interval: int | None = None
+  given_faces: bool | None = None
 
   def to_json(self) -> dict:
     return {**dataclasses.asdict(self), 'class_names': list(self.class_names)}

@@ -125,11 +125,13 @@ def _restored(data, **overrides):
 
 
 def test_crop_settings_come_from_the_run_data_record():
-  assert timeline_lib.crop_settings(_restored(checkpoints.DataRecord('d', ('a',), 40, 0.3))) == (
-      40, 0.3)
+  record = checkpoints.DataRecord('d', ('a',), 40, 0.3, align=True)
+  assert timeline_lib.crop_settings(_restored(record)) == (40, 0.3, True)
+  # A record from before alignment: upright crops; no margin recorded: the builders' margin.
   assert timeline_lib.crop_settings(_restored(checkpoints.DataRecord('d', ('a',), 40))) == (
-      40, faces.CROP_MARGIN)
-  assert timeline_lib.crop_settings(_restored(None)) == (faces.STORED_CROP_SIZE, faces.CROP_MARGIN)
+      40, faces.CROP_MARGIN, False)
+  assert timeline_lib.crop_settings(_restored(None)) == (faces.STORED_CROP_SIZE, faces.CROP_MARGIN,
+                                                         faces.ALIGN)
 
 
 def test_model_inputs_resize_as_evaluation_does():

@@ -46,8 +46,10 @@ class ClipConfig(tfds.core.BuilderConfig):
   Attributes:
     size: side of the stored square face crops (the input pipeline resizes them
       to the model input).
-    margin: face box margin passed to `extract_face_track`.
-    align: eye-line alignment in `extract_face_track`.
+    margin: face box margin passed to `extract_face_track`: the face square spans
+      [margin, 1 + margin] / (1 + 2 margin) of a stored crop's side.
+    align: crops aligned by MTCNN's eye landmarks (eyes level at fixed places;
+      `faces.face_squares`), else upright around MTCNN's box.
     flow: '' for none, else an optical-flow method of `emojax.data.flow`
       ('farneback', 'dis', 'tvl1'): adds a `flow` feature, the flow images
       (dx, dy, magnitude) of the stored face crops, computed once here rather
@@ -62,7 +64,7 @@ class ClipConfig(tfds.core.BuilderConfig):
 
   size: int = faces.STORED_CROP_SIZE
   margin: float = faces.CROP_MARGIN
-  align: bool = False
+  align: bool = faces.ALIGN
   flow: str = ''
   frame_step: int = 1
   max_frames: int = 300

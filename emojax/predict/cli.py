@@ -30,12 +30,12 @@ def run_camera(index: int, restored, stride: int = 4, max_frames: int | None = N
   """Live labels from camera `index`: one line per `stride` frames once a window is full.
 
   Per frame the best-scoring face is detected (no whole-video track is possible live), its box
-  smoothed with an exponential moving average, cropped as the builders do, and the last window's
-  frames (`timeline.window_plan` at the camera's frame rate) form the clip. Stops on Ctrl-C, at
-  `max_frames`, or when the camera stops delivering frames.
+  and landmarks smoothed with an exponential moving average, cropped as the builders do, and the
+  last window's frames (`timeline.window_plan` at the camera's frame rate) form the clip. Stops on
+  Ctrl-C, at `max_frames`, or when the camera stops delivering frames.
   """
   config = restored.config
-  size, margin = timeline.crop_settings(restored)
+  size, margin, align = timeline.crop_settings(restored)
   side = timeline.resize_side(restored)
   cap = cv2.VideoCapture(index)
   if not cap.isOpened():
@@ -44,7 +44,7 @@ def run_camera(index: int, restored, stride: int = 4, max_frames: int | None = N
   span, offsets = timeline.window_plan(restored, fps if 0 < fps < 1000 else video_lib.DEFAULT_FPS)
   detector = detector or mtcnn.default_detector()
   names = restored.class_names
-  window, box, n = collections.deque(maxlen=span), None, 0
+  window, box, marks, n = collections.deque(maxlen=span), None, None, 0
   try:
     while max_frames is None or n < max_frames:
       ok, bgr = cap.read()
@@ -58,7 +58,9 @@ def run_camera(index: int, restored, stride: int = 4, max_frames: int | None = N
         out(f'frame {n:6d}  no face')
         continue
       box = det.boxes[0] if box is None else 0.6 * box + 0.4 * det.boxes[0]
-      window.append(faces.crop_faces(rgb[None], box[None], size, margin)[0])
+      marks = det.landmarks[0] if marks is None else 0.6 * marks + 0.4 * det.landmarks[0]
+      window.append(faces.crop_faces(rgb[None], box[None], size, margin,
+                                     marks[None] if align else None)[0])
       if len(window) == span and n % stride == 0:
         clips = timeline.model_inputs(np.stack(window)[offsets][None], config, side)
         p = np.asarray(timeline.probabilities(restored.model, restored.variables, clips))[0]
@@ -85,6 +87,9 @@ def _parser() -> argparse.ArgumentParser:
   p.add_argument('--span', type=int, default=None,
                  help="frames one window covers (default: a training clip's span, from the "
                  "run's data.json)")
+  p.add_argument('--key_frame_interval', type=int, default=faces.KEY_FRAME_INTERVAL,
+                 help='frames between face detections; the face is carried between them and '
+                 'detected again where it moves or the track is unsure (1: every frame)')
   p.add_argument('--smoothing', type=float, default=0.2, help='timeline smoothing sigma, seconds')
   p.add_argument('--batch_size', type=int, default=8, help='windows per model call')
   p.add_argument('--fold', type=int, default=None, help='fold of the workdir (default: first)')
@@ -116,7 +121,8 @@ def main(argv=None) -> int:
     restored = _model(args)
     pred = timeline.predict_video(
         args.video, restored=restored, stride=args.stride, span=args.span,
-        smoothing=args.smoothing, batch_size=args.batch_size, out_dir=args.out,
+        smoothing=args.smoothing, batch_size=args.batch_size,
+        key_frame_interval=args.key_frame_interval, out_dir=args.out,
         annotate=args.annotate)
   except (VideoReadError, timeline.VideoTooShortError, faces.NoFaceError, FileNotFoundError,
           ValueError) as e:

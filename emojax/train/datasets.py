@@ -58,11 +58,14 @@ def prepared_builder(config):
 
 def data_record(builder) -> DataRecord:
   """The class names of the builder's info and its stored face-crop settings."""
-  clip = builder.info.features['clip']
+  clip, cfg = builder.info.features['clip'], builder.builder_config
   return DataRecord(dataset=f'{builder.info.full_name}',
                     class_names=tuple(builder.info.features['label'].names),
                     crop_size=int(clip.shape[-2]),
-                    crop_margin=getattr(builder.builder_config, 'margin', None))
+                    crop_margin=getattr(cfg, 'margin', None),
+                    align=getattr(cfg, 'align', None),
+                    key_frame_interval=getattr(cfg, 'key_frame_interval', None),
+                    given_faces=getattr(cfg, 'given_faces', None))
 
 
 def load_source(config, split: str = 'train'):

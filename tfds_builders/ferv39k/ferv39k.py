@@ -116,8 +116,12 @@ class Ferv39k(common.VideoBuilder):
   clips without frames or face and clips listed twice are in `skipped.tsv`.
   """
 
-  VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES = {'1.0.0': 'Initial release: whole face tracks of the All_scenes split.'}
+  VERSION = tfds.core.Version('2.0.0')
+  RELEASE_NOTES = {
+    '1.0.0': 'Initial release: whole face tracks of the All_scenes split.',
+    '2.0.0': 'Aligned faces: crops turned and scaled by the MTCNN eye landmarks (eyes level, at '
+             'fixed places; config `align`, default True).',
+  }
   CLASS_NAMES = CLASS_NAMES
   BUILDER_CONFIGS = [common.ClipConfig(name='default', description='All_scenes, whole tracks.')]
   DEFAULT_CONFIG_NAME = 'default'

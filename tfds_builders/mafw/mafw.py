@@ -154,8 +154,12 @@ class Mafw(common.VideoBuilder):
   `skipped.tsv`.
   """
 
-  VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES = {'1.0.0': 'Initial release: whole face tracks of the single-label folds.'}
+  VERSION = tfds.core.Version('2.0.0')
+  RELEASE_NOTES = {
+    '1.0.0': 'Initial release: whole face tracks of the single-label folds.',
+    '2.0.0': 'Aligned faces: crops turned and scaled by the MTCNN eye landmarks (eyes level, at '
+             'fixed places; config `align`, default True).',
+  }
   CLASS_NAMES = CLASS_NAMES
   BUILDER_CONFIGS = BUILDER_CONFIGS
   DEFAULT_CONFIG_NAME = 'default'
