@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import skimage.data
 
-from emojax.data import faces, mtcnn, tracking
+from emojax.data import faces, mtcnn, mtcnn_nets, tracking
 
 S = 512  # Every frame is 512x512 so the jitted P-Net levels compile once.
 # The astronaut's face (checked by eye): x 180-268, y 60-173 in the 512x512 photo.
@@ -39,7 +39,7 @@ def _canvas(image, scale=1.0, dx=0, dy=0, fill=100):
 
 def test_weights_load_into_the_networks():
   # load_params checks every array against the flax module's parameter shapes.
-  params = mtcnn.load_params('onet')
+  params = mtcnn_nets.load_params('onet')
   assert params['params']['fc5']['kernel'].shape == (1152, 256)
   assert params['params']['prelu1']['alpha'].shape == (32,)
 
@@ -117,7 +117,9 @@ def test_face_track_fills_blanked_frames(detector, astronaut):
   shifts = np.arange(8) * 4
   frames = np.stack([_canvas(astronaut, 1, int(dx), 0) for dx in shifts])
   frames[3:5] = 0  # Two frames where detection fails.
-  track = faces.extract_face_track(frames, 64, detector=detector, source='blank.mp4')
+  # Every frame detected: key frames 5 apart would carry the face over the two blank frames.
+  track = faces.extract_face_track(frames, 64, detector=detector, source='blank.mp4',
+                                   key_frame_interval=1)
   assert track.crops.shape == (8, 64, 64, 3) and track.crops.dtype == np.uint8
   assert track.boxes.shape == (8, 4) and track.boxes.dtype == np.float32
   np.testing.assert_array_equal(track.found, [1, 1, 1, 0, 0, 1, 1, 1])
@@ -240,3 +242,30 @@ def test_aligned_crops_of_a_tilted_face_match_the_upright_one(detector, astronau
     return np.abs(crops[k].astype(int) - crops[0]).mean()
   for k in (1, 2):
     assert diff(track.crops, k) < 0.5 * diff(upright.crops, k)
+
+
+class _CountingDetector(mtcnn.FaceDetector):
+  """Counts the frames the full search (P-Net pyramid, R-Net, O-Net) runs on."""
+  searched = 0
+
+  def __call__(self, frames, min_face_size=None):
+    self.searched += len(np.asarray(frames).reshape(-1, *np.shape(frames)[-3:]))
+    return super().__call__(frames, min_face_size)
+
+
+def test_given_face_crops_are_aligned_and_framed_as_detected_faces_without_a_search():
+  from tfds_builders import fakes
+  frames = fakes.fake_face_crops(6, (128, 128), margin=0.3)
+  detector = _CountingDetector(min_face_size=52, batch_size=4)
+  given = faces.extract_face_track(frames, 48, detector=detector, given_faces=True,
+                                   key_frame_interval=1)
+  assert detector.searched == 0 and given.found.all()
+  searched = faces.extract_face_track(frames, 48, detector=detector, key_frame_interval=1)
+  assert detector.searched == 6
+  np.testing.assert_allclose(given.landmarks, searched.landmarks, atol=2.0)
+  assert np.abs(given.crops.astype(int) - searched.crops).mean() < 6
+  # A frame O-Net finds no face in (a blank one) is searched; found nowhere, it is not found.
+  frames[2] = 128
+  blank = faces.extract_face_track(frames, 48, detector=detector, given_faces=True,
+                                   key_frame_interval=1)
+  assert detector.searched == 7 and blank.found.tolist() == [1, 1, 0, 1, 1, 1]

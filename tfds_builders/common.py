@@ -54,6 +54,13 @@ class ClipConfig(tfds.core.BuilderConfig):
       ('farneback', 'dis', 'tvl1'): adds a `flow` feature, the flow images
       (dx, dy, magnitude) of the stored face crops, computed once here rather
       than in every epoch's pipeline.
+    key_frame_interval: frames between face detections: the face is carried
+      between them and detected again where it moves or the track is unsure
+      (`emojax.data.tracking`; 1: every stored frame).
+    given_faces: the release's frames are face crops already (DFEW, FERV39k,
+      MAFW's face folders): O-Net alone finds the landmarks in each, no search
+      for faces unless it finds none (`faces.face_detector_of`); the crops are
+      aligned and framed as detected faces are.
     frame_step: store every `frame_step`-th frame of a video (1: every frame).
     max_frames: the most frames stored per video. A longer one is stored with
       the smallest larger step that fits, so the track still spans the whole
@@ -65,6 +72,8 @@ class ClipConfig(tfds.core.BuilderConfig):
   size: int = faces.STORED_CROP_SIZE
   margin: float = faces.CROP_MARGIN
   align: bool = faces.ALIGN
+  key_frame_interval: int = faces.KEY_FRAME_INTERVAL
+  given_faces: bool = False
   flow: str = ''
   frame_step: int = 1
   max_frames: int = 300
@@ -108,6 +117,7 @@ class BuildStats:
   left_out: int = 0  # Not attempted: excluded by the config, unrecognised names.
   frames_decoded: int = 0
   stored_frames: int = 0
+  frames_detected: int = 0  # Stored frames the face detector ran on (key frames, rechecks).
   seconds: float = 0.0
   num_workers: int = 1
   manifest: str = ''
@@ -122,7 +132,8 @@ class BuildStats:
 
   def add(self, other: BuildStats) -> None:
     """Adds another split's counts and time to these (a builder with several splits)."""
-    for field in ('videos', 'skipped', 'left_out', 'frames_decoded', 'stored_frames', 'seconds'):
+    for field in ('videos', 'skipped', 'left_out', 'frames_decoded', 'stored_frames',
+                  'frames_detected', 'seconds'):
       setattr(self, field, getattr(self, field) + getattr(other, field))
     self.num_workers = max(self.num_workers, other.num_workers)
     self.manifest = other.manifest or self.manifest
@@ -130,9 +141,10 @@ class BuildStats:
   def __str__(self) -> str:
     return (
       f'{self.videos} videos built, {self.skipped} skipped, {self.left_out} left out, '
-      f'{self.frames_decoded} frames decoded, {self.stored_frames} faces stored in '
-      f'{self.seconds:.1f}s with {self.num_workers} worker(s): '
-      f'{self.videos_per_s:.2f} videos/s, {self.frames_per_s:.1f} decoded frames/s'
+      f'{self.frames_decoded} frames decoded, {self.stored_frames} faces stored '
+      f'({self.frames_detected} frames detected) in {self.seconds:.1f}s with '
+      f'{self.num_workers} worker(s): {self.videos_per_s:.2f} videos/s, '
+      f'{self.frames_per_s:.1f} decoded frames/s'
     )
 
 
@@ -294,9 +306,10 @@ def check_sources(sources: Sequence[Source], class_names: Sequence[str]) -> None
 
 def check_spec(spec: ClipConfig) -> None:
   """Raises ValueError, naming the builder config's field, on a setting that cannot work."""
-  if spec.frame_step < 1 or spec.max_frames < 1:
-    raise ValueError(f'builder config {spec.name}: frame_step={spec.frame_step} and '
-                     f'max_frames={spec.max_frames} must be at least 1')
+  if spec.frame_step < 1 or spec.max_frames < 1 or spec.key_frame_interval < 1:
+    raise ValueError(f'builder config {spec.name}: frame_step={spec.frame_step}, '
+                     f'max_frames={spec.max_frames} and key_frame_interval='
+                     f'{spec.key_frame_interval} must be at least 1')
   if spec.flow and spec.flow not in flow.METHODS:
     raise ValueError(f'builder config {spec.name}: flow={spec.flow!r} is not one of '
                      f'{flow.METHODS}')
@@ -326,8 +339,10 @@ def generate_examples(
   stats.left_out = len(skipped)
   start = time.perf_counter()
   with tqdm(total=len(sources), desc=desc, unit='video', dynamic_ncols=True) as bar:
-    for key, example, skip, n in workers.map_sources(sources, spec, num_workers, process):
+    for key, example, skip, n, detected in workers.map_sources(sources, spec, num_workers,
+                                                               process):
       stats.frames_decoded += n
+      stats.frames_detected += detected
       bar.update()
       if skip is not None:
         skipped.append(Skipped(*skip))

@@ -2,9 +2,9 @@
 
 A source (`common.Source`) becomes an example under a spec (`common.ClipConfig`):
 
-  read every `frame_step`-th frame (up to `max_frames`) -> `extract_face_track` at `size` on
-  every one -> {'clip' (the whole track), 'fps', 'video_frames', 'label', 'subject',
-  'video_id'} (+ 'flow', the flow images of the stored track)
+  read every `frame_step`-th frame (up to `max_frames`) -> `extract_face_track` at `size` (faces
+  detected on key frames, or found in given face crops) -> {'clip' (the whole track), 'fps',
+  'video_frames', 'label', 'subject', 'video_id'} (+ 'flow', the flow images of the stored track)
 
 Workers are spawned, not forked (JAX is multithreaded), and never re-run the
 caller's `__main__`: a build starts from a script file (guarded or not), from
@@ -75,12 +75,13 @@ def read_track(source, spec) -> tuple[np.ndarray, float, int]:
 
 
 def process_source(source, spec=None):
-  """Source -> (video_id, example | None, (path, skip reason) | None, frames decoded)."""
+  """Source -> (video_id, example | None, (path, skip reason) | None, frames decoded, frames
+  detected: the stored frames the face detector ran on)."""
   spec = spec or _SPEC
   try:
     frames, fps, n = read_track(source, spec)
   except video.VideoReadError as e:
-    return source.video_id, None, (e.path, f'unreadable: {e.problem}'), 0
+    return source.video_id, None, (e.path, f'unreadable: {e.problem}'), 0, 0
   try:
     track = faces.extract_face_track(
       frames,
@@ -88,9 +89,11 @@ def process_source(source, spec=None):
       margin=spec.margin,
       align=spec.align,
       source=source.path,
+      key_frame_interval=spec.key_frame_interval,
+      given_faces=spec.given_faces,
     )
   except faces.NoFaceError as e:
-    return source.video_id, None, (source.path, f'no face: {e}'), n
+    return source.video_id, None, (source.path, f'no face: {e}'), n, len(frames)
   except Exception as e:
     raise RuntimeError(f'face extraction failed on {source.path}: {e!r}') from e
   clip = np.asarray(track.crops, dtype=np.uint8)
@@ -107,7 +110,7 @@ def process_source(source, spec=None):
   }
   if spec.flow:
     example['flow'] = flow.flow_images(clip, spec.flow)
-  return source.video_id, example, None, n
+  return source.video_id, example, None, n, track.detected_frames
 
 
 @contextlib.contextmanager
@@ -244,7 +247,7 @@ def map_sources(sources: Sequence, spec, num_workers: int,
           log.warning('Skipping %s: %s', source.path, reason)
           worker.conn.close()
           pool[k] = worker = _Worker(ctx, spec, process, num_workers)
-          value = (source.video_id, None, (source.path, reason), 0)
+          value = (source.video_id, None, (source.path, reason), 0, 0)
         worker.source = None
         if todo:
           worker.give(todo.popleft())

