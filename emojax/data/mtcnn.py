@@ -18,7 +18,7 @@ import math
 import jax.numpy as jnp
 import numpy as np
 
-from emojax.data.mtcnn_nets import _NETS, _pnet_level, _refine, load_params
+from emojax.data.mtcnn_nets import _NETS, _pnet_level, _refine, crop_patches, load_params
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,12 +165,12 @@ class FaceDetector:
 
   def _on_boxes(self, frames, candidates, passes):
     n, h, w, _ = frames.shape
-    images, k = _batch(frames), candidates.shape[1]
+    k = candidates.shape[1]
     boxes, groups = _square(candidates.reshape(-1, 4)), np.repeat(np.arange(n), k)
     for p in range(max(passes, 1)):
       if p:
         boxes, groups = _square(_apply_offsets(boxes, reg)), np.arange(n)
-      prob, reg, marks = self._run('onet', images, boxes, groups)
+      prob, reg, marks = self._run('onet', frames, boxes, groups)
       if not p:  # The best candidate of each frame.
         best = np.arange(n) * k + prob.reshape(n, k).argmax(1)
         boxes, prob, reg, marks = boxes[best], prob[best], reg[best], marks[best]
@@ -208,7 +208,7 @@ class FaceDetector:
     boxes, groups = _square(boxes[keep]), groups[keep]
 
     # Stage 2: R-Net rescoring and refinement.
-    prob, reg = self._run('rnet', images, boxes, groups)
+    prob, reg = self._run('rnet', frames, boxes, groups)
     keep = prob > t2
     boxes, prob, groups = _apply_offsets(boxes[keep], reg[keep]), prob[keep], groups[keep]
     keep = nms(boxes, prob, groups, 0.7)
@@ -217,7 +217,7 @@ class FaceDetector:
       return empty
 
     # Stage 3: O-Net rescoring, refinement and landmarks.
-    prob, reg, marks = self._run('onet', images, boxes, groups)
+    prob, reg, marks = self._run('onet', frames, boxes, groups)
     keep = prob > t3
     boxes, prob, groups, reg, marks = (a[keep] for a in (boxes, prob, groups, reg, marks))
     wh = (boxes[:, 2:] - boxes[:, :2])[:, None, :]
@@ -234,11 +234,12 @@ class FaceDetector:
                          marks[sel].astype(np.float32))
     return out
 
-  def _run(self, name, images, boxes, groups):
+  def _run(self, name, frames, boxes, groups):
     k, kp = len(boxes), _bucket(len(boxes), 16)
     b, g = np.zeros((kp, 4), np.float32), np.zeros(kp, np.int32)
     b[:k], b[k:], g[:k] = boxes, (0, 0, 1, 1), groups
-    return tuple(np.asarray(o)[:k] for o in _refine(self.params[name], images, b, g, name))
+    patches = crop_patches(frames, b, g, 24 if name == 'rnet' else 48)
+    return tuple(np.asarray(o)[:k] for o in _refine(self.params[name], patches, name))
 
 
 @functools.lru_cache(maxsize=None)

@@ -5,8 +5,8 @@ crops) and O-Net (48x48 crops) rescore and refine them; O-Net also gives five la
 weights are the ones the `mtcnn` PyPI wheel ships (`mtcnn/assets/weights/*.lz4`); we read the files
 directly and never import that package, which needs TensorFlow. `emojax.data.mtcnn` runs them.
 
-Every network call is jitted with static shapes: P-Net once per pyramid level, R-Net/O-Net once per
-(padded) number of crops, each over a batch of frames.
+Every network call is jitted with static shapes: P-Net once per pyramid level and (padded) batch
+of frames, R-Net/O-Net once per (padded) number of crops, which are cut on the host.
 """
 
 from __future__ import annotations
@@ -188,31 +188,34 @@ def _pnet_level(params, frames, height: int, width: int):
   return PNet().apply(params, x)
 
 
-def _crop_patches(frames, boxes, frame_idx, size: int):
-  """Bilinear crops [K, size, size, 3] of boxes [K, 4] from frames[frame_idx].
+def crop_patches(frames: np.ndarray, boxes: np.ndarray, frame_idx: np.ndarray,
+                 size: int) -> np.ndarray:
+  """Bilinear crops float32 [K, size, size, 3] of boxes [K, 4] from frames[frame_idx] (numpy).
 
   Plain bilinear sampling (no antialiasing) and black outside the frame, as the original MTCNN
-  prepared its R-Net/O-Net inputs.
+  prepared its R-Net/O-Net inputs. Cut on the host, so the jitted nets see only [K, size, size,
+  3]: one compilation per number of crops, whatever the frames' size or number.
   """
   _, h, w, _ = frames.shape
-  t = (jnp.arange(size) + 0.5) / size
+  t = (np.arange(size, dtype=np.float32) + 0.5) / size
+  boxes = np.asarray(boxes, np.float32)
   xs = boxes[:, 0:1] + t * (boxes[:, 2:3] - boxes[:, 0:1]) - 0.5  # [K, S] indices
   ys = boxes[:, 1:2] + t * (boxes[:, 3:4] - boxes[:, 1:2]) - 0.5
-  x0, y0 = jnp.floor(xs), jnp.floor(ys)
+  x0, y0 = np.floor(xs), np.floor(ys)
   fx, fy = xs - x0, ys - y0
-  n = frame_idx[:, None, None]
-  out = 0.
+  n = np.asarray(frame_idx)[:, None, None]
+  out = np.zeros((len(boxes), size, size, frames.shape[-1]), np.float32)
   for dy, wy in ((0, 1 - fy), (1, fy)):
     for dx, wx in ((0, 1 - fx), (1, fx)):
-      yi, xi = (y0 + dy).astype(jnp.int32), (x0 + dx).astype(jnp.int32)
+      yi, xi = (y0 + dy).astype(np.int64), (x0 + dx).astype(np.int64)
       valid = ((yi >= 0) & (yi < h))[:, :, None] & ((xi >= 0) & (xi < w))[:, None, :]
-      v = frames[n, jnp.clip(yi, 0, h - 1)[:, :, None], jnp.clip(xi, 0, w - 1)[:, None, :]]
-      weight = jnp.where(valid, wy[:, :, None] * wx[:, None, :], 0.)
-      out = out + v.astype(jnp.float32) * weight[..., None]
+      v = frames[n, np.clip(yi, 0, h - 1)[:, :, None], np.clip(xi, 0, w - 1)[:, None, :]]
+      weight = np.where(valid, wy[:, :, None] * wx[:, None, :], 0.).astype(np.float32)
+      out += v.astype(np.float32) * weight[..., None]
   return out
 
 
-@functools.partial(jax.jit, static_argnums=(4,))
-def _refine(params, frames, boxes, frame_idx, name: str):
-  size = 24 if name == 'rnet' else 48
-  return _NETS[name].apply(params, _normalize(_crop_patches(frames, boxes, frame_idx, size)))
+@functools.partial(jax.jit, static_argnums=(2,))
+def _refine(params, patches, name: str):
+  """R-Net ('rnet', 24x24) or O-Net ('onet', 48x48) on crops [K, size, size, 3] (0-255)."""
+  return _NETS[name].apply(params, _normalize(patches))

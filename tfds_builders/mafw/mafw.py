@@ -10,6 +10,7 @@ import re
 import tensorflow_datasets as tfds
 from etils import epath
 
+from emojax.data import video
 from tfds_builders import archives, common, emotions, layouts, official_folds
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ def find_clips(root: epath.Path, source: str = 'clips') -> dict[str, epath.Path]
     if source == 'clips':
       for f in sorted(filenames):
         stem, suffix = os.path.splitext(f)
-        if CLIP_ID.fullmatch(stem) and suffix.lower() in layouts.VIDEO_SUFFIXES:
+        if CLIP_ID.fullmatch(stem) and suffix.lower() in video.VIDEO_SUFFIXES:
           found.setdefault(stem, epath.Path(dirpath) / f)
       continue
     parts = os.path.relpath(dirpath, root).lower().split(os.sep)
