@@ -120,6 +120,7 @@ class BuildStats:
   frames_detected: int = 0  # Stored frames the face detector ran on (key frames, rechecks).
   seconds: float = 0.0
   num_workers: int = 1
+  detector: str = ''  # Where faces were detected (`workers.map_sources`).
   manifest: str = ''
 
   @property
@@ -137,14 +138,15 @@ class BuildStats:
       setattr(self, field, getattr(self, field) + getattr(other, field))
     self.num_workers = max(self.num_workers, other.num_workers)
     self.manifest = other.manifest or self.manifest
+    self.detector = other.detector or self.detector
 
   def __str__(self) -> str:
     return (
       f'{self.videos} videos built, {self.skipped} skipped, {self.left_out} left out, '
       f'{self.frames_decoded} frames decoded, {self.stored_frames} faces stored '
       f'({self.frames_detected} frames detected) in {self.seconds:.1f}s with '
-      f'{self.num_workers} worker(s): {self.videos_per_s:.2f} videos/s, '
-      f'{self.frames_per_s:.1f} decoded frames/s'
+      f'{self.num_workers} worker(s), faces detected {self.detector or "in the workers"}: '
+      f'{self.videos_per_s:.2f} videos/s, {self.frames_per_s:.1f} decoded frames/s'
     )
 
 
@@ -174,6 +176,10 @@ class VideoBuilder(ArrayRecordBuilder, skip_registration=True):
   Extra keyword arguments (through `tfds.builder(name, **kwargs)`):
     num_workers: preprocessing processes; default `os.cpu_count()`, or the
       environment variable EMOJAX_BUILD_WORKERS. 1 runs in this process.
+    detect_on: 'auto' (default, or $EMOJAX_BUILD_DETECT_ON), 'workers' or
+      'shared': faces detected in each worker on its CPU, or by one detector
+      process batched across the workers, on the accelerator when there is one
+      (`tfds_builders.shared_detector`).
     file_format: defaults to 'array_record' (needs no TensorFlow).
   """
 
@@ -182,9 +188,11 @@ class VideoBuilder(ArrayRecordBuilder, skip_registration=True):
   HOMEPAGE: str | None = None
   CITATION: str | None = None
 
-  def __init__(self, *, num_workers: int | None = None, **kwargs):
+  def __init__(self, *, num_workers: int | None = None, detect_on: str | None = None,
+               **kwargs):
     super().__init__(**kwargs)
     self.num_workers = num_workers
+    self.detect_on = detect_on
     self.build_stats: BuildStats | None = None
     self._build_skipped: list[Skipped] = []
 
@@ -262,6 +270,7 @@ class VideoBuilder(ArrayRecordBuilder, skip_registration=True):
       manifest=manifest,
       desc=f'{self.name}/{cfg.name}',
       stats=stats,
+      detect_on=self.detect_on,
     )
     self._merge_split(stats, manifest)
 
@@ -326,10 +335,11 @@ def generate_examples(
   desc: str = 'preprocessing',
   stats: BuildStats | None = None,
   process: Callable | None = None,
+  detect_on: str | None = None,
 ) -> Iterator[tuple[str, dict[str, Any]]]:
   """Yields (key, example) for every usable source; writes the skip manifest.
 
-  `process` stands in for `workers.process_source` (tests).
+  `process` stands in for `workers.process_source` (tests); `detect_on`: see `VideoBuilder`.
   """
   check_spec(spec)
   check_sources(sources, class_names)
@@ -339,8 +349,9 @@ def generate_examples(
   stats.left_out = len(skipped)
   start = time.perf_counter()
   with tqdm(total=len(sources), desc=desc, unit='video', dynamic_ncols=True) as bar:
-    for key, example, skip, n, detected in workers.map_sources(sources, spec, num_workers,
-                                                               process):
+    results = workers.map_sources(sources, spec, num_workers, process, detect_on,
+                                  lambda where: setattr(stats, 'detector', where))
+    for key, example, skip, n, detected in results:
       stats.frames_decoded += n
       stats.frames_detected += detected
       bar.update()
