@@ -8,8 +8,9 @@ A source (`common.Source`) becomes an example under a spec (`common.ClipConfig`)
 
 Workers are spawned, not forked (JAX is multithreaded), and never re-run the
 caller's `__main__`: a build starts from a script file (guarded or not), from
-`python -` or a notebook alike. They run JAX on the CPU, so a build claims no
-accelerator memory. A worker that dies (killed, or a crash in a decoder) costs
+`python -` or a notebook alike. They run JAX on the CPU; where a build has an
+accelerator, they ask one shared detector process that owns it instead
+(`shared_detector`). A worker that dies (killed, or a crash in a decoder) costs
 only the video it held: that video is skipped with the reason and a fresh
 worker takes its place.
 """
