@@ -71,7 +71,8 @@ def main() -> None:
   suffix = '.avi' if args.codec == 'MJPG' else '.mp4'
   path = args.video or make_video(os.path.join(tmp, 'face_640x480' + suffix), args.frames,
                                   codec=args.codec)
-  size, margin = faces.STORED_CROP_SIZE, faces.CROP_MARGIN  # a model in memory: the builders'
+  # A model in memory: the builders' crops.
+  size, margin, align = faces.STORED_CROP_SIZE, faces.CROP_MARGIN, faces.ALIGN
   kwargs = dict(model=model, variables=variables, config=config, stride=args.stride,
                 batch_size=args.batch_size, progress=False)
 
@@ -87,7 +88,7 @@ def main() -> None:
   decode_s = time.perf_counter() - start
 
   start = time.perf_counter()
-  track = timeline.face_track(path, size, margin=margin, progress=False)
+  track = timeline.face_track(path, size, margin=margin, align=align, progress=False)
   faces_s = time.perf_counter() - start - decode_s
 
   idx = timeline.window_indices(n, config.num_frames, config.num_frames, args.stride)

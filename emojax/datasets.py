@@ -101,8 +101,9 @@ def prepared_builder(config, builder=None):
 
 def stored_facts(builder) -> dict:
   """What a dataset's builder says of its examples: its name and version, class names, stored
-  crop side and face margin (the builders' default for data not cropped by MTCNN) and stored
-  optical flow ('' for none)."""
+  crop side and face margin (the builders' default for data not cropped by MTCNN), how its faces
+  were found and cropped (alignment, key-frame interval, 0 for faces not detected; given face
+  crops) and stored optical flow ('' for none)."""
   clip = builder.info.features['clip']
   spec = builder.builder_config
   margin = getattr(spec, 'margin', None)
@@ -110,6 +111,9 @@ def stored_facts(builder) -> dict:
           'class_names': tuple(builder.info.features['label'].names),
           'crop_size': int(clip.shape[-2]),
           'crop_margin': faces.CROP_MARGIN if margin is None else float(margin),
+          'align': bool(getattr(spec, 'align', False)),
+          'key_frame_interval': int(getattr(spec, 'key_frame_interval', 0)),
+          'given_faces': bool(getattr(spec, 'given_faces', False)),
           'flow_method': getattr(spec, 'flow', '') or ''}
 
 

@@ -149,3 +149,62 @@ def test_standard_build_from_stdin_killed_midway_finishes_when_run_again(tmp_pat
   line = again.stdout.split('BUILT')[1].split()
   assert line[0] == '6' and line[2] == 'True', again.stdout
   assert line[1] == str(data_dir / 'oulu_casia' / 'tiny' / '2.0.0' / common.MANIFEST_NAME)
+
+
+class _Recorder:
+  """A detector that records its calls and finds one face per frame, at the frame's first pixel."""
+
+  def __init__(self):
+    self.calls = []
+
+  def __call__(self, frames, min_face):
+    self.calls.append(('search', len(frames), frames.shape[1:3], min_face))
+    return [int(f[0, 0, 0]) for f in frames]
+
+  def on_boxes(self, frames, boxes, passes):
+    self.calls.append(('on_boxes', len(frames), boxes.shape[1], passes))
+    return [int(f[0, 0, 0]) + 1000 for f in frames]
+
+
+def test_the_shared_detector_runs_one_batch_per_kind_and_frame_size():
+  import numpy as np
+
+  from tfds_builders import shared_detector
+
+  def frames(values, size=8):
+    return np.stack([np.full((size, size, 3), v, np.uint8) for v in values])
+  candidates = np.zeros((4, 4))
+  requests = [('search', frames([1, 2]), 20.0), ('search', frames([3]), 20.0),
+              ('search', frames([4], 16), 20.0), ('on_boxes', frames([5, 6]),
+                                                 np.broadcast_to(candidates, (2, 4, 4)), 2),
+              ('search', frames([7]), 20.0)]
+  detector = _Recorder()
+  answers = shared_detector.run_batched(detector, requests)
+  assert answers == [[1, 2], [3], [4], [1005, 1006], [7]]  # Each request gets its own frames'.
+  assert sorted(detector.calls) == [('on_boxes', 2, 4, 2), ('search', 1, (16, 16), 20.0),
+                                    ('search', 4, (8, 8), 20.0)]
+
+
+@pytest.mark.slow
+def test_a_build_with_one_shared_detector_stores_what_workers_detecting_store(tmp_path):
+  """detect_on='shared' on the CPU (no accelerator needed): the workers' frames go to one
+  detector process; the crops equal those of a worker detecting itself."""
+  import numpy as np
+  import tensorflow_datasets as tfds
+
+  from emojax.data import faces, video
+  from tfds_builders.dfew import Dfew, DfewConfig
+  from tfds_builders.dfew import fake_archive as dfew_fake
+  fake = dfew_fake.make_fake_archive(tmp_path / 'manual', {1: [(1, 1), (2, 2), (3, 3)]},
+                                     num_frames=3, frame_size=(64, 64))
+  builder = Dfew(config=DfewConfig(name='tiny', size=16), data_dir=tmp_path / 'data',
+                 num_workers=2, detect_on='shared')
+  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=fake.root))
+  assert 'by one detector on cpu' in builder.build_stats.detector
+  source = builder.as_data_source('fold_1')
+  assert len(source) == 3
+  for example in (source[i] for i in range(3)):
+    folder = dfew_fake.clip_folder(fake.root, int(example['video_id']), 'flat')
+    frames = video.read_image_sequence(sorted(os.path.join(folder, f) for f in os.listdir(folder)))
+    alone = faces.extract_face_track(frames, 16)  # What a worker detecting itself stores.
+    assert np.abs(example['clip'].astype(int) - alone.crops).max() <= 2

@@ -176,7 +176,7 @@ def test_cli_builds_default_config_readable_by_name(tmp_path, capsys):
   example = source[0]
   assert example['clip'].shape == (5, 128, 128, 3) and example['video_frames'] == 5
   assert example['subject'] == b'P005' and example['fps'] == 25.0
-  assert os.path.exists(os.path.join(data_dir, 'oulu_casia', 'vl_strong', '2.0.0',
+  assert os.path.exists(os.path.join(data_dir, 'oulu_casia', 'vl_strong', '3.0.0',
                                      'skipped.tsv'))
 
 

@@ -4,6 +4,7 @@ import logging
 import os
 import shutil
 
+import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
@@ -106,6 +107,27 @@ def test_ferv39k_errors_say_what_was_expected(tmp_path):
   os.remove(os.path.join(fake.root, '4_setups', 'All_scenes', 'test_All.csv'))
   text = _prepare_error(Ferv39k(data_dir=tmp_path / 'data'), fake.root)
   assert 'no 4_setups/All_scenes/train_All.csv and test_All.csv found' in text
+
+
+def test_ferv39k_face_crops_build_without_a_search_as_the_detected_config_would(tmp_path,
+                                                                                 monkeypatch):
+  from emojax.data import faces, mtcnn, video
+  fake = ferv_fake.make_fake_archive(tmp_path / 'manual', {'train': ('Action/Happy/0003',)},
+                                     frame_size=(96, 96), num_frames=3)
+  searched = []
+  search = mtcnn.FaceDetector.__call__
+  monkeypatch.setattr(mtcnn.FaceDetector, '__call__',
+                      lambda self, frames, *a: searched.append(len(frames)) or search(
+                          self, frames, *a))
+  config = common.ClipConfig(name='tiny_given', given_faces=True, **TINY)
+  builder = Ferv39k(config=config, data_dir=tmp_path / 'data', num_workers=1)
+  splits, _ = build_splits(builder, fake.root)
+  assert not searched  # The given crops' landmarks came from O-Net alone.
+  clip = splits['train']['Action/Happy/0003']['clip']
+  folder = os.path.join(fake.root, ferv39k.CLIP_DIR, 'Action', 'Happy', '0003')
+  frames = video.read_image_sequence(sorted(os.path.join(folder, f) for f in os.listdir(folder)))
+  detected = faces.extract_face_track(frames, TINY['size'])  # The `detected` config's crops.
+  assert searched and np.abs(clip.astype(int) - detected.crops).mean() < 8
 
 
 # ---------------------------------------------------------------------------

@@ -27,7 +27,7 @@ def predict(restored):
 before = predict(emojax.restore(workdir)) if epochs > 1 else None
 source = random_source(12, frames=8, size=32, num_classes=6)
 stored = {'dataset': 'random', 'class_names': CLASS_NAMES, 'crop_size': 32, 'crop_margin': 0.2,
-          'flow_method': ''}
+          'flow_method': '', 'align': True, 'key_frame_interval': 5, 'given_faces': False}
 dataset = datasets.Dataset(source, datasets.read_index(source, ['train'] * 12), stored)
 checkpoints.save_config(config, workdir)
 record.save(record.DataRecord.for_run(stored, config, 10.0, 8), workdir)

@@ -75,7 +75,8 @@ def test_only_process_0_builds_the_dataset_and_the_others_say_when_they_cannot_s
 
 
 STORED = {'dataset': 'd/1.0.0', 'class_names': ('a', 'b', 'c'), 'crop_size': 20,
-          'crop_margin': 0.5, 'flow_method': ''}
+          'crop_margin': 0.5, 'flow_method': '', 'align': True, 'key_frame_interval': 5,
+          'given_faces': False}
 
 
 def test_the_data_record_states_how_clips_were_drawn_from_the_tracks():

@@ -11,7 +11,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGES = ('emojax', 'tfds_builders')
 # Lowest first; a module may import its own layer's modules and those of the layers below.
 LAYERS = (
-    ('emojax.xla_cpu', 'emojax.errors', 'emojax.sharding'),
+    ('emojax.xla_cpu', 'emojax.errors', 'emojax.sharding', 'emojax.compilation_cache'),
     ('emojax.models',),
     ('emojax.pretrained',),
     ('emojax.data',),

@@ -114,7 +114,7 @@ def test_face_track_is_the_builders_pipeline(frames):
 
 
 STORED = {'dataset': 'd', 'class_names': ('a',), 'crop_size': 40, 'crop_margin': 0.3,
-          'flow_method': ''}
+          'flow_method': '', 'align': True, 'key_frame_interval': 5, 'given_faces': False}
 
 
 def _restored(config=None, **record_fields):
@@ -125,8 +125,9 @@ def _restored(config=None, **record_fields):
 
 
 def test_crop_settings_come_from_the_run_data_record():
-  assert timeline_lib.crop_settings(_restored()) == (40, 0.3)
-  assert timeline_lib.crop_settings(_restored(crop_size=20, crop_margin=0.1)) == (20, 0.1)
+  assert timeline_lib.crop_settings(_restored()) == (40, 0.3, True)
+  assert timeline_lib.crop_settings(_restored(crop_size=20, crop_margin=0.1, align=False)) == (
+      20, 0.1, False)
 
 
 def test_model_inputs_resize_as_evaluation_does_with_the_runs_flow():
@@ -211,3 +212,50 @@ def test_cli_writes_outputs_and_annotated_video(video, saved_run, tmp_path):
   while cap.grab():
     count += 1
   assert count == NUM_FRAMES
+
+
+def test_cli_predicts_many_videos_and_skips_a_broken_one(video, workdir, tmp_path, capsys):
+  from emojax.predict import cli
+  folder = tmp_path / 'videos'
+  folder.mkdir()
+  for name in ('a.avi', 'b.avi'):
+    os.link(video, folder / name)
+  (folder / 'broken.mp4').write_bytes(np.random.default_rng(0).bytes(4096))
+  (folder / 'notes.txt').write_text('not a video')
+  other = tmp_path / 'a.avi'  # A second video named a.avi: its own folder.
+  os.link(video, other)
+  out = tmp_path / 'out'
+  status = cli.main([str(folder), str(other), f'--checkpoint={workdir}', f'--out={out}',
+                     '--stride=6'])
+  captured = capsys.readouterr()
+  assert status == 1  # One video failed; the others were predicted.
+  assert sorted(os.listdir(out)) == ['a', 'a_2', 'b']
+  assert all('timeline.json' in os.listdir(out / d) for d in ('a', 'a_2', 'b'))
+  assert captured.err.count('\n') == 1 and 'broken.mp4' in captured.err
+  assert 'not decodable as video' in captured.err
+  assert '3 of 4 videos predicted' in captured.out and 'failed: ' in captured.out
+
+
+def test_compilation_cache_defaults_to_the_user_cache_and_respects_settings(tmp_path,
+                                                                             monkeypatch):
+  import jax
+  from emojax import compilation_cache
+  saved = (jax.config.jax_compilation_cache_dir,
+           jax.config.jax_persistent_cache_min_compile_time_secs)
+  try:
+    monkeypatch.delenv('JAX_COMPILATION_CACHE_DIR', raising=False)
+    monkeypatch.delenv('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', raising=False)
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path))
+    jax.config.update('jax_compilation_cache_dir', None)
+    monkeypatch.setenv(compilation_cache.ENV_SWITCH, '0')
+    assert compilation_cache.enable() is None and jax.config.jax_compilation_cache_dir is None
+    monkeypatch.delenv(compilation_cache.ENV_SWITCH)
+    assert compilation_cache.enable(False) is None
+    folder = str(tmp_path / 'emojax' / 'jax')
+    assert compilation_cache.enable() == folder == jax.config.jax_compilation_cache_dir
+    # A folder the user chose (JAX reads JAX_COMPILATION_CACHE_DIR into its config) is kept.
+    jax.config.update('jax_compilation_cache_dir', str(tmp_path / 'mine'))
+    assert compilation_cache.enable() == str(tmp_path / 'mine')
+  finally:
+    jax.config.update('jax_compilation_cache_dir', saved[0])
+    jax.config.update('jax_persistent_cache_min_compile_time_secs', saved[1])

@@ -8,7 +8,8 @@ from emojax.train import validate
 from conftest import stored_facts, tiny_config, tiny_two_stage_config
 
 TINY_DATA = {'dataset': 'synthetic_expressions/tiny/1.2.0', 'class_names': tuple('abcdef'),
-             'crop_size': 32, 'crop_margin': 0.2, 'flow_method': ''}
+             'crop_size': 32, 'crop_margin': 0.2, 'flow_method': '',
+             'align': True, 'key_frame_interval': 5, 'given_faces': False}
 STORED_FLOW = {**TINY_DATA, 'dataset': 'enterface05/flow/2.0.0', 'flow_method': 'farneback'}
 PATIENCE = {'early_stopping_patience': 2}
 

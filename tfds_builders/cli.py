@@ -37,6 +37,7 @@ def build(args) -> int:
     raise UsageError(f'--config={args.config}: {args.name} has the configs {" | ".join(configs)}')
   if issubclass(cls, common.VideoBuilder):
     kwargs['num_workers'] = args.num_workers
+    kwargs['detect_on'] = args.detect_on
   builder = tfds.builder(args.name, **kwargs)
   mode = (tfds.download.GenerateMode.FORCE_REDOWNLOAD if args.overwrite
       else tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS)
@@ -67,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
   b.add_argument('--manual_dir', default=None, help='where the downloaded archive is')
   b.add_argument('--num_workers', type=int, default=None,
          help='preprocessing processes (default: all cores, or $EMOJAX_BUILD_WORKERS)')
+  b.add_argument('--detect_on', default=None, choices=('auto', 'workers', 'shared'),
+         help='faces detected in each worker (CPU) or by one detector batched across them, on '
+         'the accelerator if there is one (default auto: shared when there is an accelerator, '
+         'or $EMOJAX_BUILD_DETECT_ON)')
   b.add_argument('--file_format', default=common.DEFAULT_FILE_FORMAT,
          help='array_record (default; no TensorFlow needed) or tfrecord')
   b.add_argument('--overwrite', action='store_true', help='rebuild even if prepared')

@@ -47,12 +47,21 @@ class ClipConfig(tfds.core.BuilderConfig):
   Attributes:
     size: side of the stored square face crops (the input pipeline resizes them
       to the model input).
-    margin: face box margin passed to `extract_face_track`.
-    align: eye-line alignment in `extract_face_track`.
+    margin: face box margin passed to `extract_face_track`: the face square spans
+      [margin, 1 + margin] / (1 + 2 margin) of a stored crop's side.
+    align: crops aligned by MTCNN's eye landmarks (eyes level at fixed places;
+      `faces.face_squares`), else upright around MTCNN's box.
     flow: '' for none, else an optical-flow method of `emojax.data.flow`
       ('farneback', 'dis', 'tvl1'): adds a `flow` feature, the flow images
       (dx, dy, magnitude) of the stored face crops, computed once here rather
       than in every epoch's pipeline.
+    key_frame_interval: frames between face detections: the face is carried
+      between them and detected again where it moves or the track is unsure
+      (`emojax.data.tracking`; 1: every stored frame).
+    given_faces: the release's frames are face crops already (DFEW, FERV39k,
+      MAFW's face folders): O-Net alone finds the landmarks in each, no search
+      for faces unless it finds none (`faces.face_detector_of`); the crops are
+      aligned and framed as detected faces are.
     frame_step: store every `frame_step`-th frame of a video (1: every frame).
     max_frames: the most frames stored per video. A longer one is stored with
       the smallest larger step that fits, so the track still spans the whole
@@ -63,7 +72,9 @@ class ClipConfig(tfds.core.BuilderConfig):
 
   size: int = faces.STORED_CROP_SIZE
   margin: float = faces.CROP_MARGIN
-  align: bool = False
+  align: bool = faces.ALIGN
+  key_frame_interval: int = faces.KEY_FRAME_INTERVAL
+  given_faces: bool = False
   flow: str = ''
   frame_step: int = 1
   max_frames: int = 300
@@ -107,8 +118,10 @@ class BuildStats:
   left_out: int = 0  # Not attempted: excluded by the config, unrecognised names.
   frames_decoded: int = 0
   stored_frames: int = 0
+  frames_detected: int = 0  # Stored frames the face detector ran on (key frames, rechecks).
   seconds: float = 0.0
   num_workers: int = 1
+  detector: str = ''  # Where faces were detected (`workers.map_sources`).
   manifest: str = ''
 
   @property
@@ -121,16 +134,19 @@ class BuildStats:
 
   def add(self, other: BuildStats) -> None:
     """Adds another split's counts and time to these (a builder with several splits)."""
-    for field in ('videos', 'skipped', 'left_out', 'frames_decoded', 'stored_frames', 'seconds'):
+    for field in ('videos', 'skipped', 'left_out', 'frames_decoded', 'stored_frames',
+                  'frames_detected', 'seconds'):
       setattr(self, field, getattr(self, field) + getattr(other, field))
     self.num_workers = max(self.num_workers, other.num_workers)
     self.manifest = other.manifest or self.manifest
+    self.detector = other.detector or self.detector
 
   def __str__(self) -> str:
     return (
       f'{self.videos} videos built, {self.skipped} skipped, {self.left_out} left out, '
-      f'{self.frames_decoded} frames decoded, {self.stored_frames} faces stored in '
-      f'{self.seconds:.1f}s with {self.num_workers} worker(s): '
+      f'{self.frames_decoded} frames decoded, {self.stored_frames} faces stored '
+      f'({self.frames_detected} frames detected) in {self.seconds:.1f}s with '
+      f'{self.num_workers} worker(s), faces detected {self.detector or "in the workers"}: '
       f'{self.videos_per_s:.2f} videos/s, {self.frames_per_s:.1f} decoded frames/s'
     )
 
@@ -161,6 +177,10 @@ class VideoBuilder(ArrayRecordBuilder, skip_registration=True):
   Extra keyword arguments (through `tfds.builder(name, **kwargs)`):
     num_workers: preprocessing processes; default `os.cpu_count()`, or the
       environment variable EMOJAX_BUILD_WORKERS. 1 runs in this process.
+    detect_on: 'auto' (default, or $EMOJAX_BUILD_DETECT_ON), 'workers' or
+      'shared': faces detected in each worker on its CPU, or by one detector
+      process batched across the workers, on the accelerator when there is one
+      (`tfds_builders.shared_detector`).
     file_format: defaults to 'array_record' (needs no TensorFlow).
   """
 
@@ -169,9 +189,11 @@ class VideoBuilder(ArrayRecordBuilder, skip_registration=True):
   HOMEPAGE: str | None = None
   CITATION: str | None = None
 
-  def __init__(self, *, num_workers: int | None = None, **kwargs):
+  def __init__(self, *, num_workers: int | None = None, detect_on: str | None = None,
+               **kwargs):
     super().__init__(**kwargs)
     self.num_workers = num_workers
+    self.detect_on = detect_on
     self.build_stats: BuildStats | None = None
     self._build_skipped: list[Skipped] = []
 
@@ -258,6 +280,7 @@ class VideoBuilder(ArrayRecordBuilder, skip_registration=True):
       manifest=manifest,
       desc=f'{self.name}/{cfg.name}',
       stats=stats,
+      detect_on=self.detect_on,
     )
     self._merge_split(stats, manifest)
 
@@ -303,9 +326,10 @@ def check_sources(sources: Sequence[Source], class_names: Sequence[str]) -> None
 
 def check_spec(spec: ClipConfig) -> None:
   """Raises ValueError, naming the builder config's field, on a setting that cannot work."""
-  if spec.frame_step < 1 or spec.max_frames < 1:
-    raise ValueError(f'builder config {spec.name}: frame_step={spec.frame_step} and '
-                     f'max_frames={spec.max_frames} must be at least 1')
+  if spec.frame_step < 1 or spec.max_frames < 1 or spec.key_frame_interval < 1:
+    raise ValueError(f'builder config {spec.name}: frame_step={spec.frame_step}, '
+                     f'max_frames={spec.max_frames} and key_frame_interval='
+                     f'{spec.key_frame_interval} must be at least 1')
   if spec.flow and spec.flow not in flow.METHODS:
     raise ValueError(f'builder config {spec.name}: flow={spec.flow!r} is not one of '
                      f'{flow.METHODS}')
@@ -322,10 +346,11 @@ def generate_examples(
   desc: str = 'preprocessing',
   stats: BuildStats | None = None,
   process: Callable | None = None,
+  detect_on: str | None = None,
 ) -> Iterator[tuple[str, dict[str, Any]]]:
   """Yields (key, example) for every usable source; writes the skip manifest.
 
-  `process` stands in for `workers.process_source` (tests).
+  `process` stands in for `workers.process_source` (tests); `detect_on`: see `VideoBuilder`.
   """
   check_spec(spec)
   check_sources(sources, class_names)
@@ -335,8 +360,11 @@ def generate_examples(
   stats.left_out = len(skipped)
   start = time.perf_counter()
   with tqdm(total=len(sources), desc=desc, unit='video', dynamic_ncols=True) as bar:
-    for key, example, skip, n in workers.map_sources(sources, spec, num_workers, process):
+    results = workers.map_sources(sources, spec, num_workers, process, detect_on,
+                                  lambda where: setattr(stats, 'detector', where))
+    for key, example, skip, n, detected in results:
       stats.frames_decoded += n
+      stats.frames_detected += detected
       bar.update()
       if skip is not None:
         skipped.append(Skipped(*skip))

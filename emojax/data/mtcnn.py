@@ -1,29 +1,24 @@
-"""MTCNN face detection in JAX: the three networks, their weights, and `FaceDetector`.
+"""MTCNN face detection in JAX: `FaceDetector` and the faces it finds (`Detection`).
 
-MTCNN (Zhang et al. 2016): P-Net slides over an image pyramid and proposes windows, R-Net (24x24
-crops) and O-Net (48x48 crops) rescore and refine them; O-Net also gives five landmarks. The trained
-weights are the ones the `mtcnn` PyPI wheel ships (`mtcnn/assets/weights/*.lz4`); we read the files
-directly and never import that package, which needs TensorFlow.
+MTCNN (Zhang et al. 2016): P-Net slides over an image pyramid and proposes windows, R-Net and O-Net
+rescore and refine them; O-Net also gives five landmarks (the networks, their weights and jitted
+calls: `emojax.data.mtcnn_nets`). `FaceDetector` searches whole frames; `FaceDetector.on_boxes`
+runs O-Net alone on a box given per frame (landmarks of a face whose place is known).
 
-Every network call is jitted with static shapes: P-Net once per pyramid level, R-Net/O-Net once per
-(padded) number of crops, each over a batch of frames. Non-maximum suppression and bookkeeping run
-in numpy. Coordinates are continuous pixels: the pixel at array index (i, j) covers
-[j, j+1) x [i, i+1), so a box (x1, y1, x2, y2) has width x2 - x1.
+Non-maximum suppression and bookkeeping run in numpy. Coordinates are continuous pixels: the pixel
+at array index (i, j) covers [j, j+1) x [i, i+1), so a box (x1, y1, x2, y2) has width x2 - x1.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import importlib.util
 import math
-import os
 
-import flax.linen as nn
-import jax
 import jax.numpy as jnp
-import joblib
 import numpy as np
+
+from emojax.data.mtcnn_nets import _NETS, _pnet_level, _refine, crop_patches, load_params
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,201 +29,6 @@ class Detection:
   # [K, 5, 2] float32 (x, y): left eye, right eye, nose, mouth left, mouth right
   # ("left" is the image's left, i.e. the subject's right).
   landmarks: np.ndarray
-
-
-# Networks. Layer names follow the Keras definitions in the `mtcnn` wheel
-# (mtcnn/network/{pnet,rnet,onet}.py), whose weight lists we load in order.
-
-
-class PReLU(nn.Module):
-  """PReLU with one slope per channel (Keras `shared_axes=[1, 2]`)."""
-
-  @nn.compact
-  def __call__(self, x):
-    alpha = self.param('alpha', nn.initializers.constant(0.25), (x.shape[-1],))
-    return jnp.where(x >= 0, x, alpha * x)
-
-
-def _conv(features, kernel, name):
-  return nn.Conv(features, (kernel, kernel), padding='VALID', name=name)
-
-
-def _flatten_transposed(x):
-  # The Keras nets flatten after Permute((2, 1, 3)), i.e. in W, H, C order: the
-  # original Caffe nets were trained on transposed (column-major) images.
-  return jnp.transpose(x, (0, 2, 1, 3)).reshape(x.shape[0], -1)
-
-
-class PNet(nn.Module):
-  """Fully convolutional: one output per 12x12 window, stride 2."""
-
-  @nn.compact
-  def __call__(self, x):
-    x = PReLU(name='prelu1')(_conv(10, 3, 'conv1')(x))
-    x = nn.max_pool(x, (2, 2), (2, 2), padding='SAME')
-    x = PReLU(name='prelu2')(_conv(16, 3, 'conv2')(x))
-    x = PReLU(name='prelu3')(_conv(32, 3, 'conv3')(x))
-    reg = _conv(4, 1, 'conv4_1')(x)
-    prob = nn.softmax(_conv(2, 1, 'conv4_2')(x))[..., 1]
-    return prob, reg
-
-
-class RNet(nn.Module):
-  """24x24 crops -> (face probability, box offsets)."""
-
-  @nn.compact
-  def __call__(self, x):
-    x = PReLU(name='prelu1')(_conv(28, 3, 'conv1')(x))
-    x = nn.max_pool(x, (3, 3), (2, 2), padding='SAME')
-    x = PReLU(name='prelu2')(_conv(48, 3, 'conv2')(x))
-    x = nn.max_pool(x, (3, 3), (2, 2), padding='VALID')
-    x = PReLU(name='prelu3')(_conv(64, 2, 'conv3')(x))
-    x = PReLU(name='prelu4')(nn.Dense(128, name='fc4')(_flatten_transposed(x)))
-    reg = nn.Dense(4, name='fc5_1')(x)
-    prob = nn.softmax(nn.Dense(2, name='fc5_2')(x))[..., 1]
-    return prob, reg
-
-
-class ONet(nn.Module):
-  """48x48 crops -> (face probability, box offsets, landmarks x1..x5, y1..y5)."""
-
-  @nn.compact
-  def __call__(self, x):
-    x = PReLU(name='prelu1')(_conv(32, 3, 'conv1')(x))
-    x = nn.max_pool(x, (3, 3), (2, 2), padding='SAME')
-    x = PReLU(name='prelu2')(_conv(64, 3, 'conv2')(x))
-    x = nn.max_pool(x, (3, 3), (2, 2), padding='VALID')
-    x = PReLU(name='prelu3')(_conv(64, 3, 'conv3')(x))
-    x = nn.max_pool(x, (2, 2), (2, 2), padding='SAME')
-    x = PReLU(name='prelu4')(_conv(128, 2, 'conv4')(x))
-    x = PReLU(name='prelu5')(nn.Dense(256, name='fc5')(_flatten_transposed(x)))
-    reg = nn.Dense(4, name='fc6_1')(x)
-    landmarks = nn.Dense(10, name='fc6_2')(x)
-    prob = nn.softmax(nn.Dense(2, name='fc6_3')(x))[..., 1]
-    return prob, reg, landmarks
-
-
-# Keras weight order of each net: (flax module name, 'conv' | 'dense' | 'prelu').
-_LAYOUTS = {
-    'pnet': ['conv1', 'prelu1', 'conv2', 'prelu2', 'conv3', 'prelu3', 'conv4_1', 'conv4_2'],
-    'rnet': ['conv1', 'prelu1', 'conv2', 'prelu2', 'conv3', 'prelu3', 'fc4', 'prelu4', 'fc5_1',
-             'fc5_2'],
-    'onet': ['conv1', 'prelu1', 'conv2', 'prelu2', 'conv3', 'prelu3', 'conv4', 'prelu4', 'fc5',
-             'prelu5', 'fc6_1', 'fc6_2', 'fc6_3'],
-}
-_NETS = {'pnet': PNet(), 'rnet': RNet(), 'onet': ONet()}
-
-
-def _weights_dir() -> str:
-  spec = importlib.util.find_spec('mtcnn')  # Locates the wheel without importing it.
-  if spec is None or not spec.submodule_search_locations:
-    raise ImportError('the `mtcnn` package (pip install mtcnn) provides the MTCNN weights; it is '
-                      'not installed')
-  return os.path.join(list(spec.submodule_search_locations)[0], 'assets', 'weights')
-
-
-def load_params(name: str) -> dict:
-  """Flax params of 'pnet' | 'rnet' | 'onet' from the wheel's joblib/lz4 file.
-
-  Keras and flax agree on conv kernels (HWIO) and dense kernels (in, out); PReLU
-  slopes are stored [1, 1, C] for conv layers and become [C].
-  """
-  arrays = list(joblib.load(os.path.join(_weights_dir(), f'{name}.lz4')))
-  params = {}
-  for layer in _LAYOUTS[name]:
-    if layer.startswith('prelu'):
-      params[layer] = {'alpha': arrays.pop(0).reshape(-1)}
-    else:
-      params[layer] = {'kernel': arrays.pop(0), 'bias': arrays.pop(0)}
-  if arrays:
-    raise ValueError(f'{name}: {len(arrays)} weight arrays left unassigned')
-  params = {'params': jax.tree.map(lambda a: jnp.asarray(a, jnp.float32), params)}
-  # Fail loudly if the layout above and the module definitions disagree.
-  side = 48 if name == 'onet' else 24
-  shapes = jax.eval_shape(_NETS[name].init, jax.random.key(0), jnp.zeros((1, side, side, 3)))
-  if jax.tree.map(lambda s: s.shape, shapes) != jax.tree.map(jnp.shape, params):
-    raise ValueError(f'{name}: weight shapes do not match the network')
-  return params
-
-
-# Jitted stages.
-
-
-def _resize_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
-  """Source indices and weights [n_out, taps] of a 1-D resize.
-
-  Downscaling averages the covered input pixels (area / box filter, exactly
-  OpenCV's INTER_AREA) so small pyramid levels do not alias; upscaling is linear.
-  """
-  r = n_in / n_out
-  if r <= 1:
-    x = (np.arange(n_out) + 0.5) * r - 0.5
-    x0 = np.floor(x)
-    idx = np.stack([x0, x0 + 1], -1)
-    w = np.stack([1 - (x - x0), x - x0], -1)
-  else:
-    start = np.arange(n_out) * r
-    idx = np.floor(start)[:, None] + np.arange(math.ceil(r) + 1)
-    w = np.clip(np.minimum(start[:, None] + r, idx + 1) - np.maximum(start[:, None], idx),
-                0, None) / r
-  return np.clip(idx, 0, n_in - 1).astype(np.int32), w.astype(np.float32)
-
-
-def _resize(x, height: int, width: int):
-  """Separable resize of [N, H, W, C] to float32 [N, height, width, C].
-
-  Per axis, a sum over taps of gathered rows (then columns) times their weights: a few taps per
-  output pixel, where jax.image.resize multiplies by dense matrices. Rows go first and are gathered
-  from the uint8 input, so the full-size frame is never converted to float (XLA:CPU gathers far
-  slower from a float copy).
-  """
-  for axis, n_out in ((1, height), (2, width)):
-    idx, w = _resize_taps(x.shape[axis], n_out)
-    shape = (-1,) + (1,) * (x.ndim - axis - 1)
-    x = sum(jnp.take(x, idx[:, k], axis=axis, mode='clip').astype(jnp.float32) *
-            w[:, k].reshape(shape) for k in range(idx.shape[1]))
-  return x
-
-
-def _normalize(x):
-  return (x - 127.5) / 128.0
-
-
-@functools.partial(jax.jit, static_argnums=(2, 3))
-def _pnet_level(params, frames, height: int, width: int):
-  """P-Net on frames [N, H, W, 3] uint8 resized to (height, width)."""
-  x = _normalize(_resize(frames, height, width))
-  return PNet().apply(params, x)
-
-
-def _crop_patches(frames, boxes, frame_idx, size: int):
-  """Bilinear crops [K, size, size, 3] of boxes [K, 4] from frames[frame_idx].
-
-  Plain bilinear sampling (no antialiasing) and black outside the frame, as the original MTCNN
-  prepared its R-Net/O-Net inputs.
-  """
-  _, h, w, _ = frames.shape
-  t = (jnp.arange(size) + 0.5) / size
-  xs = boxes[:, 0:1] + t * (boxes[:, 2:3] - boxes[:, 0:1]) - 0.5  # [K, S] indices
-  ys = boxes[:, 1:2] + t * (boxes[:, 3:4] - boxes[:, 1:2]) - 0.5
-  x0, y0 = jnp.floor(xs), jnp.floor(ys)
-  fx, fy = xs - x0, ys - y0
-  n = frame_idx[:, None, None]
-  out = 0.
-  for dy, wy in ((0, 1 - fy), (1, fy)):
-    for dx, wx in ((0, 1 - fx), (1, fx)):
-      yi, xi = (y0 + dy).astype(jnp.int32), (x0 + dx).astype(jnp.int32)
-      valid = ((yi >= 0) & (yi < h))[:, :, None] & ((xi >= 0) & (xi < w))[:, None, :]
-      v = frames[n, jnp.clip(yi, 0, h - 1)[:, :, None], jnp.clip(xi, 0, w - 1)[:, None, :]]
-      weight = jnp.where(valid, wy[:, :, None] * wx[:, None, :], 0.)
-      out = out + v.astype(jnp.float32) * weight[..., None]
-  return out
-
-
-@functools.partial(jax.jit, static_argnums=(4,))
-def _refine(params, frames, boxes, frame_idx, name: str):
-  size = 24 if name == 'rnet' else 48
-  return _NETS[name].apply(params, _normalize(_crop_patches(frames, boxes, frame_idx, size)))
 
 
 # Box utilities (numpy).
@@ -260,6 +60,28 @@ def nms(boxes, scores, groups=None, threshold=0.5, mode='union') -> np.ndarray:
              else area[i] + area[rest] - inter)
     order = rest[inter <= threshold * np.maximum(denom, 1e-9)]
   return np.asarray(keep, np.int64)
+
+
+def _as_frames(frames) -> np.ndarray:
+  frames = np.asarray(frames)
+  if frames.ndim == 3:
+    frames = frames[None]
+  if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+    raise ValueError(f'expected uint8 [N, H, W, 3] RGB frames, got {frames.dtype} '
+                     f'{frames.shape}')
+  return frames
+
+
+def _batch(frames):
+  """frames on the device, padded to a `_bucket` of frames (few batch shapes compile)."""
+  padded = np.zeros((_bucket(len(frames)),) + frames.shape[1:], np.uint8)
+  padded[:len(frames)] = frames
+  return jnp.asarray(padded)
+
+
+def _empty() -> Detection:
+  return Detection(np.zeros((0, 4), np.float32), np.zeros(0, np.float32),
+                   np.zeros((0, 5, 2), np.float32))
 
 
 def _square(boxes):
@@ -317,26 +139,53 @@ class FaceDetector:
 
     `min_face_size` overrides the detector's for this call.
     """
-    frames = np.asarray(frames)
-    if frames.ndim == 3:
-      frames = frames[None]
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-      raise ValueError(f'expected uint8 [N, H, W, 3] RGB frames, got {frames.dtype} '
-                       f'{frames.shape}')
+    frames = _as_frames(frames)
     out = []
     for start in range(0, len(frames), self.batch_size):
       out += self._detect(frames[start:start + self.batch_size],
                           min_face_size or self.min_face_size)
     return out
 
+  def on_boxes(self, frames: np.ndarray, boxes, passes: int = 2) -> list[Detection]:
+    """O-Net alone, on candidate boxes [N, K, 4] (or one [N, 4]) given per frame of frames
+    [N, H, W, 3]: a Detection per frame of the face there (refined box, score, landmarks), or an
+    empty one where O-Net's score is below its threshold. The first pass scores every candidate;
+    each further pass looks again at the best one's refined box (squared), as MTCNN's own stages
+    hand on their boxes."""
+    frames = _as_frames(frames)
+    boxes = np.asarray(boxes, np.float64)
+    boxes = boxes.reshape(len(frames), -1, 4) if boxes.size else boxes
+    if boxes.shape[:1] != (len(frames),) or boxes.shape[-1:] != (4,):
+      raise ValueError(f'candidate boxes of shape {boxes.shape} for {len(frames)} frames')
+    out = []
+    for start in range(0, len(frames), self.batch_size):
+      chunk = slice(start, start + self.batch_size)
+      out += self._on_boxes(frames[chunk], boxes[chunk], passes)
+    return out
+
+  def _on_boxes(self, frames, candidates, passes):
+    n, h, w, _ = frames.shape
+    k = candidates.shape[1]
+    boxes, groups = _square(candidates.reshape(-1, 4)), np.repeat(np.arange(n), k)
+    for p in range(max(passes, 1)):
+      if p:
+        boxes, groups = _square(_apply_offsets(boxes, reg)), np.arange(n)
+      prob, reg, marks = self._run('onet', frames, boxes, groups)
+      if not p:  # The best candidate of each frame.
+        best = np.arange(n) * k + prob.reshape(n, k).argmax(1)
+        boxes, prob, reg, marks = boxes[best], prob[best], reg[best], marks[best]
+    wh = (boxes[:, 2:] - boxes[:, :2])[:, None, :]
+    marks = boxes[:, None, :2] + np.stack([marks[:, :5], marks[:, 5:]], -1) * wh
+    boxes = np.clip(_apply_offsets(boxes, reg), 0, [w, h, w, h])
+    return [Detection(boxes[i:i + 1].astype(np.float32), prob[i:i + 1].astype(np.float32),
+                      marks[i:i + 1].astype(np.float32)) if prob[i] > self.thresholds[2]
+            else _empty() for i in range(n)]
+
   def _detect(self, frames, min_face_size):
     n, h, w, _ = frames.shape
-    padded = np.zeros((_bucket(n),) + frames.shape[1:], np.uint8)
-    padded[:n] = frames
-    images = jnp.asarray(padded)
+    images = _batch(frames)
     t1, t2, t3 = self.thresholds
-    empty = [Detection(np.zeros((0, 4), np.float32), np.zeros(0, np.float32),
-                       np.zeros((0, 5, 2), np.float32)) for _ in range(n)]
+    empty = [_empty() for _ in range(n)]
 
     # Stage 1: P-Net proposals on every pyramid level (all levels dispatched first).
     levels = _pyramid(h, w, min_face_size, self.scale_factor)
@@ -359,7 +208,7 @@ class FaceDetector:
     boxes, groups = _square(boxes[keep]), groups[keep]
 
     # Stage 2: R-Net rescoring and refinement.
-    prob, reg = self._run('rnet', images, boxes, groups)
+    prob, reg = self._run('rnet', frames, boxes, groups)
     keep = prob > t2
     boxes, prob, groups = _apply_offsets(boxes[keep], reg[keep]), prob[keep], groups[keep]
     keep = nms(boxes, prob, groups, 0.7)
@@ -368,7 +217,7 @@ class FaceDetector:
       return empty
 
     # Stage 3: O-Net rescoring, refinement and landmarks.
-    prob, reg, marks = self._run('onet', images, boxes, groups)
+    prob, reg, marks = self._run('onet', frames, boxes, groups)
     keep = prob > t3
     boxes, prob, groups, reg, marks = (a[keep] for a in (boxes, prob, groups, reg, marks))
     wh = (boxes[:, 2:] - boxes[:, :2])[:, None, :]
@@ -385,11 +234,12 @@ class FaceDetector:
                          marks[sel].astype(np.float32))
     return out
 
-  def _run(self, name, images, boxes, groups):
+  def _run(self, name, frames, boxes, groups):
     k, kp = len(boxes), _bucket(len(boxes), 16)
     b, g = np.zeros((kp, 4), np.float32), np.zeros(kp, np.int32)
     b[:k], b[k:], g[:k] = boxes, (0, 0, 1, 1), groups
-    return tuple(np.asarray(o)[:k] for o in _refine(self.params[name], images, b, g, name))
+    patches = crop_patches(frames, b, g, 24 if name == 'rnet' else 48)
+    return tuple(np.asarray(o)[:k] for o in _refine(self.params[name], patches, name))
 
 
 @functools.lru_cache(maxsize=None)

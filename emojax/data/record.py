@@ -13,6 +13,7 @@ import os
 
 import numpy as np
 
+from emojax.data import faces
 from emojax.data import sampling as sampling_lib
 from emojax.errors import DataError
 
@@ -31,6 +32,11 @@ class DataRecord:
     class_names: the dataset's classes in label order (its builder info's `ClassLabel`).
     crop_size: side of the stored square face crops.
     crop_margin: face-box margin on each side of the stored crops, as a fraction of the box.
+    align: the stored crops are turned and scaled by the eyes (`emojax.data.faces.face_squares`);
+      False: upright face boxes (or faces not cropped by MTCNN, e.g. generated ones).
+    key_frame_interval: stored frames between the build's face detections
+      (`emojax.data.tracking`); 0: the faces were not detected by emojax.
+    given_faces: the release's frames were face crops, taken as given (no face search).
     flow_method: the optical flow the model's flow channels hold ('' for an RGB model): the
       dataset's stored flow, or what the pipeline computes; prediction computes the same.
     fps: stored frames per second (the dataset's median; None when the dataset records none).
@@ -50,6 +56,9 @@ class DataRecord:
   class_names: tuple[str, ...]
   crop_size: int
   crop_margin: float
+  align: bool
+  key_frame_interval: int
+  given_faces: bool
   flow_method: str
   fps: float | None
   median_frames: int
@@ -65,13 +74,16 @@ class DataRecord:
   @classmethod
   def for_run(cls, stored: dict, config, fps: float | None, median_frames: int) -> DataRecord:
     """The record of a run of `config` on a dataset with the `stored` facts (`dataset`,
-    `class_names`, `crop_size`, `crop_margin`, `flow_method`: `emojax.datasets.stored_facts`)
+    `class_names`, `crop_size`, `crop_margin`, `align`, `key_frame_interval`, `given_faces`,
+    `flow_method`: `emojax.datasets.stored_facts`)
     whose tracks have this median frame rate and length."""
     sampling = sampling_lib.Sampling.from_config(config)
     span = sampling.span(median_frames)
     return cls(
         format=FORMAT, dataset=stored['dataset'], class_names=tuple(stored['class_names']),
         crop_size=int(stored['crop_size']), crop_margin=float(stored['crop_margin']),
+        align=bool(stored['align']), key_frame_interval=int(stored['key_frame_interval']),
+        given_faces=bool(stored['given_faces']),
         flow_method=config.flow.method, fps=fps, median_frames=int(median_frames),
         image_size=config.image_size, resize_margin=float(config.augment.crop_margin),
         num_frames=config.num_frames,
@@ -104,6 +116,15 @@ class DataRecord:
     if unknown:
       raise DataError(f'{path}: unknown fields {unknown} (written by a newer emojax?)')
     return cls(**{**values, 'class_names': tuple(values['class_names'])})
+
+
+def builders_crops(dataset: str, class_names, flow_method: str = '') -> dict:
+  """Stored facts (as `emojax.datasets.stored_facts` gives them) of a model that saw no built
+  dataset: the face crops the builders store by default."""
+  return {'dataset': dataset, 'class_names': tuple(class_names),
+          'crop_size': faces.STORED_CROP_SIZE, 'crop_margin': faces.CROP_MARGIN,
+          'align': faces.ALIGN, 'key_frame_interval': faces.KEY_FRAME_INTERVAL,
+          'given_faces': False, 'flow_method': flow_method}
 
 
 def save(record: DataRecord, workdir: str) -> None:

@@ -18,6 +18,8 @@ import numpy as np
 __all__ = [
   'VideoReadError',
   'DEFAULT_FPS',
+  'IMAGE_SUFFIXES',
+  'VIDEO_SUFFIXES',
   'VideoReader',
   'FrameArray',
   'open_frames',
@@ -70,6 +72,8 @@ def fixed_interval_indices(num_frames: int, clip_len: int) -> np.ndarray:
 CHUNK_FRAMES = 32  # frames a streaming pass decodes at a time
 DEFAULT_FPS = 25.0  # assumed for frames that come without a rate: arrays, image sequences, files
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.gif', '.webp', '.tif', '.tiff')
+VIDEO_SUFFIXES = ('.avi', '.mp4', '.mkv', '.mov', '.flv', '.wmv', '.mpg', '.mpeg', '.webm', '.m4v',
+                  '.3gp')
 
 
 def _check_file(path: str) -> None:

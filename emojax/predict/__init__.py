@@ -7,6 +7,7 @@
 
     python -m emojax.predict VIDEO --out=DIR [--annotate]   # FER2013 network on every frame
     python -m emojax.predict VIDEO --checkpoint=WORKDIR --out=DIR [--stride=4] [--annotate]
+    python -m emojax.predict A.mp4 B.mp4 FOLDER/ --out=DIR   # one output folder per video
     python -m emojax.predict --camera=0 [--checkpoint=WORKDIR]      # live labels on stdout
 
 With no model (no `--checkpoint`) the FER2013 network of the `fer` package labels every frame
@@ -16,13 +17,15 @@ meaningful timeline with no training. With a checkpoint, the trained run's model
 Modules: `timeline` (face track, windows, the model, `predict_video`), `outputs` (`Prediction` and
 its files), `cli` (`main`, camera mode), `frame_model` (the FER2013 default).
 
-The frames go through the builders' face pipeline (`tfds_builders/workers.py::process_source`):
-MTCNN on every frame, the subject's track over the whole video, boxes smoothed over time, square
-crops with no alignment, at the size and margin the run's dataset stored (its `DataRecord`), then
-evaluation's centre view: resized to `image_size * (1 + crop margin)` and cut to
-`config.image_size` (`emojax.data.sampling`). Detection is streamed in chunks (a long video need not
-fit in memory; the video is decoded a second time for cropping when its frames exceed
-`max_cached_bytes`); on any input the crops equal `extract_face_track(frames, size, margin)`'s.
+The frames go through the builders' face pipeline (`tfds_builders/workers.py::process_source`,
+`docs/data.md`): MTCNN on key frames (every `key_frame_interval`-th, 5 by default, and where the
+track is unsure), the subject's track over the whole video, boxes and landmarks smoothed over
+time, square crops aligned by the eyes or upright, at the size, margin and alignment the run's
+dataset stored (its `DataRecord`), then evaluation's centre view: resized to `image_size * (1 + crop margin)` and cut to
+`config.image_size` (`emojax.data.sampling`). Key frames are detected as the video is decoded, in
+the detector's full batches (a long video need not fit in memory; the video is decoded again for
+the frames to recheck and for cropping when its frames exceed `max_cached_bytes`); on any input
+the crops equal `extract_face_track(frames, size, margin, align, key_frame_interval)`'s.
 
 Windows match training by default (`timeline.window_plan`, from the run's data contract): a window
 spans what a training clip spanned, in seconds (a whole-video contract: the training videos'

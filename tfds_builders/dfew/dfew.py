@@ -54,9 +54,11 @@ class DfewConfig(common.ClipConfig):
 
 
 BUILDER_CONFIGS = [
-  DfewConfig(name='default', description='The full frame folders (clip_224x224).'),
-  DfewConfig(name='clip_16f', sixteen_frames=True,
+  DfewConfig(name='default', given_faces=True,
+             description='The full frame folders (clip_224x224), face crops as given.'),
+  DfewConfig(name='clip_16f', sixteen_frames=True, given_faces=True,
              description='The 16-frame folders (clip_224x224_16f) that many DFER codebases use.'),
+  DfewConfig(name='detected', description='The full frame folders, faces searched by MTCNN.'),
 ]
 
 
@@ -140,16 +142,22 @@ class Dfew(common.VideoBuilder):
 
   One split per official fold, `fold_1` ... `fold_5`, holding that fold's test set (its
   `test(single-labeled)/set_k.csv`); fold k trains on the other four. Each example is one clip's
-  frame folder, face tracked and cropped by MTCNN (the frames are face crops already).
+  frame folder; the frames are face crops already, so MTCNN's O-Net only finds their landmarks
+  and the crops are aligned and framed as every builder's (config `detected`: searched by MTCNN).
   `subject` is the clip id (DFEW names no actors). Rows that cannot be read, clips without
   frames or face, and clips listed twice are in `skipped.tsv`.
   """
 
-  VERSION = tfds.core.Version('2.0.0')
+  VERSION = tfds.core.Version('3.0.0')
   RELEASE_NOTES = {
     '1.0.0': 'Initial release.',
     '2.0.0': 'Whole face tracks: `clip` holds every frame (frame_step, max_frames), ZLIB '
              'compressed, with `fps` and `video_frames`.',
+    '3.0.0': 'Aligned faces: crops turned and scaled by the MTCNN eye landmarks (eyes level, at '
+             'fixed places; config `align`, default True); faces detected on key frames and '
+             'carried between them (`key_frame_interval`, default 5); the clip_224x224 frames are '
+             'taken as the face crops they are (`given_faces`: O-Net finds their landmarks, no '
+             'search for faces), config `detected` searches them as before.',
   }
   CLASS_NAMES = CLASS_NAMES
   BUILDER_CONFIGS = BUILDER_CONFIGS

@@ -6,9 +6,10 @@
 
 The csv files name clips by number without zero padding (`1,5`), labels 1-7; each fold's train
 csv lists the other folds' test clips. JPEG frames (224 x 224, as released) are face crops of a
-real face photograph. Variants: `clip_layout='nested'` (`Clip/clip_224x224/clip_224x224/00001`),
-`'parts'` (`Clip/clip_224x224_part_1/00001`), and `sixteen=True` adds `clip_224x224_16f`
-folders. A clip folder no csv lists (DFEW's multi-labelled clips) is always written.
+real face photograph (`fakes.fake_face_crops`). Variants: `clip_layout='nested'`
+(`Clip/clip_224x224/clip_224x224/00001`), `'parts'` (`Clip/clip_224x224_part_1/00001`), and
+`sixteen=True` adds `clip_224x224_16f` folders. A clip folder no csv lists (DFEW's multi-labelled
+clips) is always written.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ def folds_of(folds: Mapping[int, Sequence[tuple[int, int]]] = DEFAULT_FOLDS) -> 
 
 def _write_frames(folder, num_frames, frame_size, seed) -> list[str]:
   os.makedirs(folder, exist_ok=True)
-  frames = fakes.fake_face_frames(num_frames, frame_size, seed=seed)
+  frames = fakes.fake_face_crops(num_frames, frame_size, seed=seed)
   paths = [os.path.join(folder, f'{t + 1:05d}.jpg') for t in range(num_frames)]
   for path, frame in zip(paths, frames):
     cv2.imwrite(path, cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))

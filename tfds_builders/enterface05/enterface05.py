@@ -172,12 +172,15 @@ class Enterface05(common.VideoBuilder):
   in `skipped.tsv` next to the data.
   """
 
-  VERSION = tfds.core.Version('2.0.0')
+  VERSION = tfds.core.Version('3.0.0')
   RELEASE_NOTES = {
     '1.0.0': 'Initial release.',
     '2.0.0': 'Whole face tracks: `clip` holds every frame (frame_step, max_frames), ZLIB '
              'compressed, with `fps` and `video_frames`; config segments_flow becomes flow '
              '(clips are drawn at load time).',
+    '3.0.0': 'Aligned faces: crops turned and scaled by the MTCNN eye landmarks (eyes level, at '
+             'fixed places; config `align`, default True); faces detected on key frames and '
+             'carried between them (`key_frame_interval`, default 5).',
   }
   CLASS_NAMES = emotions.BASIC_EMOTIONS
   BUILDER_CONFIGS = BUILDER_CONFIGS

@@ -5,11 +5,12 @@
     <root>/4_setups/All_scenes/test_All.csv
 
 The lists have no header, one clip per line, path and emotion separated by a space (as released).
-JPEG frames (224 x 224 by default) are face crops of a real face photograph; the release does not
-document its frame file names, so these are `00001.jpg ...` (the builder reads any). Variants:
-`layout='nested'` (`2_ClipsforFaceCrop-002/2_ClipsforFaceCrop/...`, as a Google Drive download
-unpacks) and `layout='zips'` (`2_ClipsforFaceCrop.zip` and `4_setups.zip`). Every copy also has an
-unlisted clip folder and a `3_ClipsforScenImages` folder, which the builder ignores.
+JPEG frames (224 x 224 by default) are face crops of a real face photograph
+(`fakes.fake_face_crops`); the release does not document its frame file names, so these are
+`00001.jpg ...` (the builder reads any). Variants: `layout='nested'`
+(`2_ClipsforFaceCrop-002/2_ClipsforFaceCrop/...`, as a Google Drive download unpacks) and
+`layout='zips'` (`2_ClipsforFaceCrop.zip` and `4_setups.zip`). Every copy also has an unlisted
+clip folder and a `3_ClipsforScenImages` folder, which the builder ignores.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def make_fake_archive(
 def write_frames(folder, num_frames, frame_size, seed) -> list[str]:
   """`num_frames` JPEG face frames `00001.jpg ...` in `folder`; returns their paths."""
   os.makedirs(folder, exist_ok=True)
-  frames = fakes.fake_face_frames(num_frames, frame_size, seed=seed)
+  frames = fakes.fake_face_crops(num_frames, frame_size, seed=seed)
   paths = [os.path.join(folder, f'{t + 1:05d}.jpg') for t in range(num_frames)]
   for path, frame in zip(paths, frames):
     cv2.imwrite(path, cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))

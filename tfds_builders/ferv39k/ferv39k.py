@@ -110,16 +110,28 @@ class Ferv39k(common.VideoBuilder):
   """FERV39k: 38,935 clips of 22 scenes, 7 classes, in the official train / test split.
 
   Splits `train` (31,088 clips of `train_All.csv`) and `test` (7,847 of `test_All.csv`); the
-  release has no validation split. Each example is one clip's face-crop frame folder, face
-  tracked and cropped by MTCNN like every other builder's. `video_id` and `subject` are the
+  release has no validation split. Each example is one clip's face-crop frame folder: MTCNN's O-Net
+  finds the landmarks of the given crops and they are aligned and framed as every builder's
+  (config `detected`: searched by MTCNN). `video_id` and `subject` are the
   clip's path `Scene/Emotion/0000` (FERV39k names no actors). Unreadable lines, unknown labels,
   clips without frames or face and clips listed twice are in `skipped.tsv`.
   """
 
-  VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES = {'1.0.0': 'Initial release: whole face tracks of the All_scenes split.'}
+  VERSION = tfds.core.Version('2.0.0')
+  RELEASE_NOTES = {
+    '1.0.0': 'Initial release: whole face tracks of the All_scenes split.',
+    '2.0.0': 'Aligned faces: crops turned and scaled by the MTCNN eye landmarks (eyes level, at '
+             'fixed places; config `align`, default True); faces detected on key frames and '
+             'carried between them (`key_frame_interval`, default 5); the frames are taken as '
+             'the face crops they are (`given_faces`: O-Net finds their landmarks, no search for '
+             'faces), config `detected` searches them as before.',
+  }
   CLASS_NAMES = CLASS_NAMES
-  BUILDER_CONFIGS = [common.ClipConfig(name='default', description='All_scenes, whole tracks.')]
+  BUILDER_CONFIGS = [
+    common.ClipConfig(name='default', given_faces=True,
+                      description='All_scenes, whole tracks, face crops as given.'),
+    common.ClipConfig(name='detected', description='All_scenes, faces searched by MTCNN.'),
+  ]
   DEFAULT_CONFIG_NAME = 'default'
   MANUAL_DOWNLOAD_INSTRUCTIONS = _INSTRUCTIONS
   HOMEPAGE = 'https://wangyanckxx.github.io/Proj_CVPR2022_FERV39k.html'

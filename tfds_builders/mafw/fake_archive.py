@@ -2,12 +2,14 @@
 
     <root>/MAFW/data/clips/00025.mp4 ...
     <root>/MAFW/data/frames/00025/00001.jpg ...                  (frames=True)
+    <root>/MAFW/data/faces/00025/00001.jpg ...                   (faces=True)
     <root>/MAFW/Train & Test Set/single/no_caption/set_1/train.txt, test.txt ... set_5
 
 Lists hold one clip a line, `00025.mp4 anger` (file name, a space, the class word); each fold's
 train list holds the other folds' test clips. Clips are MPEG-4 videos of a real face photograph;
 frame folders, where written, are JPEGs of the same frames (the release does not document their
-file names, so these are `00001.jpg ...`). `layout='zips'` packs `data` and `Train & Test Set`
+file names, so these are `00001.jpg ...`); face folders hold face crops of the photograph
+(`fakes.fake_face_crops`). `layout='zips'` packs `data` and `Train & Test Set`
 into `data.zip` and `Train & Test Set.zip`. A clip no list names (one of MAFW's multi-label
 clips) is always written.
 """
@@ -40,6 +42,7 @@ def make_fake_archive(
   folds: Mapping[int, Sequence[tuple[int, str]]] = DEFAULT_FOLDS,
   *,
   frames: bool = False,
+  faces: bool = False,
   layout: str = 'tree',
   num_frames: int = 3,
   frame_size: tuple[int, int] = (320, 240),
@@ -53,6 +56,7 @@ def make_fake_archive(
   Args:
     folds: fold number -> (clip number, class word) of its test list.
     frames: also write `data/frames/<id>/` frame folders.
+    faces: also write `data/faces/<id>/` folders of face crops (`frame_size`, square).
     layout: 'tree' or 'zips'.
     missing: listed clips without video (and frames).
     corrupt: clips whose video is broken (their frame folders are intact).
@@ -73,11 +77,11 @@ def make_fake_archive(
     os.makedirs(os.path.dirname(path), exist_ok=True)
     fakes.write_avi(path, images, codec='mp4v')
     if frames:
-      folder = clip_path(root, clip, 'frames')
-      os.makedirs(folder, exist_ok=True)
-      for t, image in enumerate(images):
-        cv2.imwrite(os.path.join(folder, f'{t + 1:05d}.jpg'), cv2.cvtColor(image,
-                                                                          cv2.COLOR_RGB2BGR))
+      _write_jpegs(clip_path(root, clip, 'frames'), images)
+    if faces:
+      side = min(frame_size)
+      _write_jpegs(clip_path(root, clip, 'faces'),
+                   fakes.fake_face_crops(num_frames, (side, side), seed=seed + k))
     if clip in corrupt:
       fakes.corrupt_file(path, 'garbage')
       out.corrupt[path] = 'garbage'
@@ -99,6 +103,12 @@ def make_fake_archive(
 def folds_of(folds: Mapping[int, Sequence[tuple[int, str]]] = DEFAULT_FOLDS) -> dict[str, str]:
   """Clip id -> the TFDS split ('fold_k') whose test list holds it."""
   return {f'{clip:05d}': layouts.fold_name(k) for k, rows in folds.items() for clip, _ in rows}
+
+
+def _write_jpegs(folder, images) -> None:
+  os.makedirs(folder, exist_ok=True)
+  for t, image in enumerate(images):
+    cv2.imwrite(os.path.join(folder, f'{t + 1:05d}.jpg'), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
 
 
 def _write_list(path, rows, extra_lines=()) -> None:

@@ -10,6 +10,7 @@ import re
 import tensorflow_datasets as tfds
 from etils import epath
 
+from emojax.data import video
 from tfds_builders import archives, common, emotions, layouts, official_folds
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,8 @@ class MafwConfig(common.ClipConfig):
 BUILDER_CONFIGS = [
   MafwConfig(name='default', description='The video clips (data/clips/*.mp4).'),
   MafwConfig(name='frames', source='frames', description='The frame folders (data/frames).'),
-  MafwConfig(name='faces', source='faces', description='The face-crop folders (data/faces).'),
+  MafwConfig(name='faces', source='faces', given_faces=True,
+             description='The face-crop folders (data/faces), face crops as given.'),
 ]
 
 
@@ -81,7 +83,7 @@ def find_clips(root: epath.Path, source: str = 'clips') -> dict[str, epath.Path]
     if source == 'clips':
       for f in sorted(filenames):
         stem, suffix = os.path.splitext(f)
-        if CLIP_ID.fullmatch(stem) and suffix.lower() in layouts.VIDEO_SUFFIXES:
+        if CLIP_ID.fullmatch(stem) and suffix.lower() in video.VIDEO_SUFFIXES:
           found.setdefault(stem, epath.Path(dirpath) / f)
       continue
     parts = os.path.relpath(dirpath, root).lower().split(os.sep)
@@ -149,13 +151,19 @@ class Mafw(common.VideoBuilder):
   One split per official fold, `fold_1` ... `fold_5`, holding that fold's test list
   (`single/no_caption/set_k/test.txt`); fold k trains on the other four. Each example is one
   clip (its video, or its frame folder for the configs `frames` / `faces`), face tracked and
-  cropped by MTCNN. `video_id` and `subject` are the clip id (MAFW names no actors). Unreadable
-  lines, unknown labels, clips without video, frames or face, and clips listed twice are in
-  `skipped.tsv`.
+  cropped by MTCNN (`faces`: O-Net finds the landmarks of the given face crops, no search).
+  `video_id` and `subject` are the clip id (MAFW names no actors). Unreadable lines, unknown
+  labels, clips without video, frames or face, and clips listed twice are in `skipped.tsv`.
   """
 
-  VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES = {'1.0.0': 'Initial release: whole face tracks of the single-label folds.'}
+  VERSION = tfds.core.Version('2.0.0')
+  RELEASE_NOTES = {
+    '1.0.0': 'Initial release: whole face tracks of the single-label folds.',
+    '2.0.0': 'Aligned faces: crops turned and scaled by the MTCNN eye landmarks (eyes level, at '
+             'fixed places; config `align`, default True); faces detected on key frames and '
+             'carried between them (`key_frame_interval`, default 5); config faces takes its '
+             'face crops as given (`given_faces`: O-Net finds their landmarks, no search).',
+  }
   CLASS_NAMES = CLASS_NAMES
   BUILDER_CONFIGS = BUILDER_CONFIGS
   DEFAULT_CONFIG_NAME = 'default'

@@ -142,11 +142,14 @@ class OuluCasia(common.VideoBuilder):
   or where no face is found, are listed in `skipped.tsv` next to the data.
   """
 
-  VERSION = tfds.core.Version('2.0.0')
+  VERSION = tfds.core.Version('3.0.0')
   RELEASE_NOTES = {
     '1.0.0': 'Initial release.',
     '2.0.0': 'Whole face tracks: `clip` holds every image of a sequence (frame_step, '
              'max_frames), ZLIB compressed, with `fps` (25) and `video_frames`.',
+    '3.0.0': 'Aligned faces: crops turned and scaled by the MTCNN eye landmarks (eyes level, at '
+             'fixed places; config `align`, default True); faces detected on key frames and '
+             'carried between them (`key_frame_interval`, default 5).',
   }
   CLASS_NAMES = emotions.BASIC_EMOTIONS
   BUILDER_CONFIGS = _configs()

@@ -22,13 +22,14 @@ from collections import Counter
 import tensorflow_datasets as tfds
 from etils import epath
 
+from emojax.data import video as video_lib
 from tfds_builders import archives, common, layouts
 
 log = logging.getLogger(__name__)
 
 SETTINGS = 'video_folder.toml'
 MANIFEST = 'manifest.csv'
-SUFFIXES = (*layouts.VIDEO_SUFFIXES, '.webm', '.m4v', '.3gp')
+SUFFIXES = video_lib.VIDEO_SUFFIXES
 SPLIT_NAME = re.compile(r'[a-z][a-z0-9_]*')
 DEFAULT_SPLIT = 'train'
 
