@@ -11,6 +11,7 @@ import pytest
 
 import emojax
 from emojax import predict
+from emojax.data import faces
 from emojax.models import normalize_clip
 from emojax.predict import frame_model
 from emojax.pretrained import fer2013
@@ -52,7 +53,7 @@ def test_no_model_means_fer2013_on_every_frame_of_the_face_track(frames):
   assert [pred.labels[i] for i in np.flatnonzero(found)] == ['happy'] * found.sum()
   assert all(pred.labels[i] is None for i in np.flatnonzero(~found))
   # Each frame's window is the FER2013 network on that frame's crop of the usual face track.
-  track = predict.face_track(frames, 64, margin=frame_model.FACE_MARGIN)
+  track = predict.face_track(frames, faces.STORED_CROP_SIZE)
   model = frame_model.fer2013_model()
   probs = np.exp(np.asarray(jax.jit(lambda v, x: model.model.apply(v, x, train=False))(
       model.variables, normalize_clip(track.crops[found][:, None]))))

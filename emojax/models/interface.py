@@ -8,8 +8,15 @@ A model module may define, as properties or class attributes:
   * `video_feature_methods`: `(per_view, per_video)` method names for features averaged over a
     video's views, e.g. for the SVM: `per_view` gives each view's feature, `per_video` (or None)
     turns the mean of a video's `per_view` features into its feature.
-`emojax.models.frozen_prefixes`, `pretrained_parts` and `video_feature_methods` read them, with the
-defaults (nothing frozen, nothing pretrained, `('features', None)`) for a model that defines none.
+  * `crops_face_box`: the model crops its input to the face box for an encoder trained on tight
+    faces (FER2013), by its field `face_box` (the box's side as a fraction of the input's). A run
+    fills `config.model.face_box` from the dataset's stored face margin and its resize margin
+    (`emojax.train.protocol.with_dataset_facts`), so the run's config.json holds it and
+    `emojax.restore`, evaluation and prediction rebuild the same model. Every other model takes
+    the stored crop resized, never cut into.
+`emojax.models.frozen_prefixes`, `pretrained_parts`, `video_feature_methods` and `crops_face_box`
+read them, with the defaults (nothing frozen, nothing pretrained, `('features', None)`, False) for
+a model that defines none.
 """
 from __future__ import annotations
 
