@@ -32,6 +32,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.eval.num_clips = 1
   config.eval.num_crops = 1  # 1..5 of centre, top-left, bottom-right, top-right, bottom-left
   config.eval.aggregate = 'logits'  # mean logits | 'probabilities' (mean softmax)
+  config.eval.flip = False  # each view also mirrored left-right (twice the views), averaged
 
   config.model = ml_collections.ConfigDict()
   config.model.name = 'emotion_net'
