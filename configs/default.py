@@ -48,6 +48,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.num_heads = 8
   config.model.dropout_rate = 0.0
   config.model.frame_difference = False
+  # Backbone features relative to the clip's first onset_frames steps, for sequences that start
+  # neutral: '' | 'difference' | 'concat' (emojax/models/onset.py)
+  config.model.onset_reference = ''
+  config.model.onset_frames = 1
   config.model.max_pool = True
   config.model.conv_impl = 'auto'  # per layer: 'xla' on GPU; 'frames' | 'frame_taps' | 'matmul' on CPU
   config.model.dtype = 'float32'
