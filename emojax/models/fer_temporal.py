@@ -2,22 +2,23 @@
 
     clip [B, T, H, W, 3] -> each frame's face box, grey 64x64 (`face_box`, filled by the run)
       -> FER2013 mini-Xception, frozen: maps M_t [4, 4, 128]                 (`fer`)
-      -> relative to the onset: [M_t, M_t - M_onset] (`onset_reference`)     (`emojax.models.onset`)
+      -> relative to the onset: [M_t, M_t - M_onset]     (`onset_reference`, `emojax.models.onset`)
       -> flattened, keeping the 4x4 layout -> dense + ReLU: h_t              (`embed`)
       -> attention over time: alpha = softmax_t(w^T tanh(W h_t))            (`attention`)
-      -> per-frame logits: V h_t + FER2013's own classifier on M_t           (`classifier`, `fer_head`)
+      -> per-frame logits: V h_t + FER2013's own classifier on M_t     (`classifier`, `fer_head`)
       -> sum_t alpha_t logits_t
 
-Why this shape, against the attention LSTM (`attention_lstm` with `frame_encoder='fer2013'`),
-which pools nothing but runs an LSTM over dense features of each frame:
-- **Spatial maps, not pooled vectors.** Where on the face a map responds (brows, mouth corners) is
-  what tells expressions apart; a linear classifier on FER2013's last maps of apex frames is a
-  strong baseline on real posed data. `embed` reads the whole 4x4x128 map of each frame.
+Why this shape, against the attention LSTM (`attention_lstm` with `frame_encoder='fer2013'`), whose
+class scores come from an LSTM state that summarises the frames' dense features:
+- **Per-frame scores on the spatial maps.** Where on the face a map responds (brows, mouth
+  corners) is what tells expressions apart, and a linear classifier on FER2013's last maps of apex
+  frames is a strong baseline on real posed data. Here each frame's scores are one hidden layer
+  away from its whole 4x4x128 map; time only weighs them.
 - **The onset as reference** (sequences that start neutral): the change of the maps from the
   subject's own neutral face is the expression; the maps themselves carry identity and resting
   face too.
-- **Attention picks the apex.** A posed sequence is mostly onset and offset; the score of each
-  frame chooses the frames that show the expression, for the new classifier and for FER2013's.
+- **Attention picks the apex.** A posed sequence is mostly onset and offset; each frame's score
+  chooses the frames that show the expression, for the new classifier and for FER2013's.
 - **FER2013's own classifier fused** (`fer_logits`): its per-frame logits, mapped to the dataset's
   classes by name (`emojax.pretrained.start.fer_head`), are added to the new ones. The new
   classifier and the attention scores start at zero, so the untrained model is FER2013's zero-shot
