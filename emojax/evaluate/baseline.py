@@ -2,11 +2,10 @@
 
 The FER2013 network (`emojax.pretrained.start.fer_frame_baseline`) on every frame of the same test
 views the model is scored on (each frame's face box, as FER2013's faces were cropped), its
-probabilities averaged over each clip, zero-shot: no training on
-the run's data. FER2013's classes are mapped to the dataset's by name
-(`emojax.pretrained.fer2013.class_indices`): a dataset class FER2013 lacks is never predicted, and
-a FER2013 class the dataset lacks (neutral, on the six basic emotions) is left out, the others'
-probabilities compared among themselves. It is what a network that has learned real faces gets
+probabilities averaged over each clip, zero-shot: no training on the run's data. FER2013's classes
+are mapped to the dataset's by name (`emojax.pretrained.fer2013.class_indices`): a dataset class
+FER2013 lacks is never predicted, and a FER2013 class the dataset lacks (neutral, on the six basic
+emotions) is left out, the others' probabilities compared among themselves. It is what a network that has learned real faces gets
 with no help from the data: the number a temporal model trained on the data has to beat.
 """
 from __future__ import annotations

@@ -6,9 +6,9 @@
 Restores fold K's last checkpoint (every finished fold when no --fold is given), makes the run's
 fold plan again from its config and data, and scores each fold's test videos with `config.eval`
 set to each CLIPSxCROPS in turn (`+flip`: each view also mirrored, `config.eval.flip`), through
-the same evaluator as training (`evaluate_fold`), without
-the per-frame baseline. Prints one JSON line per fold and setting; `--svm` (a run with
-`config.svm.enabled`) also refits the fold's SVM with each setting's views.
+the same evaluator as training (`evaluate_fold`), without the per-frame baseline. Prints one JSON
+line per fold and setting; `--svm` (a run with `config.svm.enabled`) also refits the fold's SVM
+with each setting's views.
 """
 from __future__ import annotations
 

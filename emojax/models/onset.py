@@ -44,7 +44,3 @@ def relative_to_onset(x: jax.Array, reference: str, onset_frames: int = 1) -> ja
     return change
   return jnp.concatenate([x, change], axis=-1)
 
-
-def onset_channels(channels: int, reference: str) -> int:
-  """Channels of `relative_to_onset`'s output for inputs of `channels`."""
-  return 2 * channels if reference == 'concat' else channels
