@@ -35,6 +35,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.eval.num_clips = 1
   config.eval.num_crops = 1  # 1..5 of centre, top-left, bottom-right, top-right, bottom-left
   config.eval.aggregate = 'logits'  # mean logits | 'probabilities' (mean softmax)
+  config.eval.flip = False  # each view also mirrored left-right (twice the views), averaged
 
   config.model = ml_collections.ConfigDict()
   config.model.name = 'emotion_net'
@@ -50,6 +51,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.num_heads = 8
   config.model.dropout_rate = 0.0
   config.model.frame_difference = False
+  # Backbone features relative to the clip's first onset_frames steps, for sequences that start
+  # neutral: '' | 'difference' | 'concat' (emojax/models/onset.py)
+  config.model.onset_reference = ''
+  config.model.onset_frames = 1
   config.model.max_pool = True
   config.model.conv_impl = 'auto'  # per layer: 'xla' on GPU; 'frames' | 'frame_taps' | 'matmul' on CPU
   config.model.dtype = 'float32'

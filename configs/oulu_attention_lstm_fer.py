@@ -26,6 +26,8 @@ def get_config():
   config.model.lstm_features = 512
   config.model.use_attention = True
   config.model.freeze_cnn = True
+  config.model.onset_reference = ''  # 'concat' | 'difference' for sequences that start neutral
+  config.model.onset_frames = 1
   config.model.dropout_rate = 0.5
   config.model.dtype = 'float32'
   config.batch_size = 8

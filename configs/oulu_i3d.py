@@ -23,6 +23,8 @@ def get_config():
   config.model.frozen_through = 'Mixed_4f'
   config.model.freeze_batch_norm = True
   config.model.head_norm = True
+  config.model.onset_reference = ''  # 'concat' | 'difference' for sequences that start neutral
+  config.model.onset_frames = 1
   config.model.dropout_rate = 0.5
   config.model.conv_impl = 'auto'
   config.model.dtype = 'float32'

@@ -52,8 +52,8 @@ def test_no_model_means_fer2013_on_every_frame_of_the_face_track(frames):
   assert [pred.labels[i] for i in np.flatnonzero(found)] == ['happy'] * found.sum()
   assert all(pred.labels[i] is None for i in np.flatnonzero(~found))
   # Each frame's window is the FER2013 network on that frame's crop of the usual face track.
-  track = predict.face_track(frames, 64, margin=frame_model.FACE_MARGIN)
   model = frame_model.fer2013_model()
+  track = predict.face_track(frames, model.data.crop_size)
   probs = np.exp(np.asarray(jax.jit(lambda v, x: model.model.apply(v, x, train=False))(
       model.variables, normalize_clip(track.crops[found][:, None]))))
   np.testing.assert_allclose(pred.window_probabilities[found], probs, atol=1e-5)

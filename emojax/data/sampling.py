@@ -19,7 +19,8 @@ Time (`Sampling`, from `config.sampling`):
 
 Space: the stored crop is resized to `image_size * (1 + crop_margin)` pixels (`resized_side`), then
 training takes a random `image_size` window of it and evaluation the centre, or `num_crops` of
-`CROP_POSITIONS`. The margin may never let a window cut into the face box (`max_crop_margin`).
+`CROP_POSITIONS`. The margin may never let a window cut into the face box (`max_crop_margin`); the
+face box's share of a model input is `face_box_fraction`.
 """
 from __future__ import annotations
 
@@ -149,6 +150,17 @@ def max_crop_margin(face_margin: float) -> float:
   [m, 1 + m] / (1 + 2m) of the crop; a corner window keeps 1 / (1 + crop_margin) of it.
   """
   return face_margin / (1.0 + face_margin)
+
+
+def face_box_fraction(image_size: int, face_margin: float, resize_margin: float) -> float:
+  """The side of the face box as a fraction of the side of a model input's centre view.
+
+  A stored crop is the face box squared plus `face_margin` of its side on each side, so the box is
+  1 / (1 + 2 face_margin) of the crop; the crop is resized to `resized_side` and an `image_size`
+  window cut from it. A model whose encoder was trained on tight faces (FER2013) crops this
+  fraction of its input's centre (`emojax.models.crops_face_box`).
+  """
+  return resized_side(image_size, resize_margin) / (image_size * (1.0 + 2.0 * face_margin))
 
 
 def resize_frames(frames: np.ndarray, side: int) -> np.ndarray:

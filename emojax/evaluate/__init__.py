@@ -58,8 +58,7 @@ def evaluate_fold(config, model, variables, dataset, fold, mesh, out_dir: str | 
     write_predictions(os.path.join(out_dir, PREDICTIONS_FILE), dataset.index.video_ids[fold.test],
                       labels, probabilities, class_names)
   if config.report_frame_baseline:
-    result['frame_baseline'] = baseline.zero_shot_result(class_names, dataset.source, fold.test,
-                                                         config, mesh)
+    result['frame_baseline'] = baseline.zero_shot_result(dataset, fold.test, config, mesh)
     if result['frame_baseline']:
       log(f"{name}: per-frame FER2013 baseline (zero-shot): accuracy "
           f"{result['frame_baseline']['accuracy']:.4f}, UAR {result['frame_baseline']['uar']:.4f}")

@@ -44,7 +44,7 @@ def reconstruction_result(config, model, variables, dataset, fold, mesh,
   pool = fold.test if len(fold.test) else fold.train
   chosen = pool[np.linspace(0, len(pool) - 1, min(NUM_VIDEOS, len(pool))).round().astype(int)]
   single = config.copy_and_resolve_references()
-  single.eval.num_clips, single.eval.num_crops = 1, 1
+  single.eval.num_clips, single.eval.num_crops, single.eval.flip = 1, 1, False
   outputs, gathered = apply.gather_outputs(
       _outputs_fn(model, mesh), variables, views.view_batches(dataset.source, chosen, single),
       mesh, ('clip',))

@@ -1,9 +1,11 @@
-"""Evaluation's views of a video: `config.eval.num_clips` evenly spaced clips x `num_crops` crops.
+"""Evaluation's views of a video: `config.eval.num_clips` evenly spaced clips x `num_crops` crops,
+each also mirrored left-right with `config.eval.flip`.
 
 A test video is scored by several views whose outputs are averaged per video (scenic's ViViT
-`test_step`; the VideoMAE-family codebases use 2 x 2). `view_batches` flattens every video's views
-into padded, equally sized batches, with the video each view belongs to, so one sharded function
-serves every model and device count.
+`test_step`; the VideoMAE-family codebases use 2 x 2; image classifiers average a flipped copy, as
+training flips at random). `view_batches` flattens every video's views into padded, equally sized
+batches, with the video each view belongs to, so one sharded function serves every model and
+device count.
 """
 from __future__ import annotations
 
@@ -14,13 +16,13 @@ import jax
 import numpy as np
 
 from emojax import models
-from emojax.data import pipeline
+from emojax.data import flow, pipeline
 from emojax.data import sampling as sampling_lib
 
 
 def num_views(config) -> int:
-  """Views per video: clips x crops."""
-  return config.eval.num_clips * config.eval.num_crops
+  """Views per video: clips x crops (x 2 with flips)."""
+  return config.eval.num_clips * config.eval.num_crops * (2 if config.eval.flip else 1)
 
 
 def describe(config) -> dict:
@@ -29,13 +31,14 @@ def describe(config) -> dict:
 
 
 def describe_text(views: dict) -> str:
+  flips = ' x 2 flips' if views.get('flip') else ''  # results of runs before flips lack it
   return (f"{views['per_video']} view(s) per video ({views['num_clips']} clip(s) x "
-          f"{views['num_crops']} crop(s), mean of {views['aggregate']})")
+          f"{views['num_crops']} crop(s){flips}, mean of {views['aggregate']})")
 
 
 def video_views(example: dict, config) -> dict:
-  """The views of a video, `clip` `[V, T, H, W, C]` (clip k's crops together), from the track
-  resized with the crop margin."""
+  """The views of a video, `clip` `[V, T, H, W, C]` (clip k's crops together, each crop followed
+  by its mirror image with `config.eval.flip`), from the track resized with the crop margin."""
   clip, stored_flow = example['clip'], example.get('flow')
   size = config.image_size
   side = sampling_lib.resized_side(size, config.augment.crop_margin)
@@ -47,8 +50,13 @@ def video_views(example: dict, config) -> dict:
     flow_images = None if stored_flow is None else pipeline.resized_flow(stored_flow[frames], side)
     for top, left in offsets:
       window = (slice(None), slice(top, top + size), slice(left, left + size))
-      views.append(pipeline.with_flow(np.ascontiguousarray(resized[window]), config,
-                                      None if flow_images is None else flow_images[window]))
+      crop = resized[window]
+      crop_flow = None if flow_images is None else flow_images[window]
+      views.append(pipeline.with_flow(np.ascontiguousarray(crop), config, crop_flow))
+      if config.eval.flip:
+        views.append(pipeline.with_flow(
+            np.ascontiguousarray(crop[:, :, ::-1]), config,
+            None if crop_flow is None else flow.mirror_flow_images(crop_flow[:, :, ::-1])))
   return {'clip': np.stack(views), 'label': np.int32(example['label'])}
 
 

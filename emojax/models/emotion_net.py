@@ -23,6 +23,11 @@ weights loaded at the start of training: `pretrained_parts`), cut at `i3d_layer`
 (`Mixed_5c`: `[B, T/8, H/32, W/32, 1024]`); `i3d_frozen_through` keeps its layers up to that one
 as loaded, and `i3d_freeze_batch_norm` keeps its BatchNorm on the loaded statistics
 (`InceptionI3D.freeze_batch_norm`). The ConvLSTM and Transformer then read the I3D feature map.
+
+`onset_reference` (`emojax.models.onset`) gives the ConvLSTM and Transformer the backbone's feature
+map relative to its first `onset_frames` time steps, for sequences that start neutral: with the
+pretrained I3D, the reference is taken in the space Kinetics taught it, as `frame_difference`
+takes it in pixels for a network trained from scratch.
 """
 from __future__ import annotations
 
@@ -34,6 +39,7 @@ import jax.numpy as jnp
 from emojax.models import i3d
 from emojax.models.convlstm import ConvLSTM
 from emojax.models.interface import PretrainedPart
+from emojax.models.onset import relative_to_onset
 from emojax.models.resnet3d import resnet3d
 from emojax.models.transformer import TransformerEncoder
 
@@ -64,6 +70,8 @@ class EmotionNet(nn.Module):
   i3d_layer: str = 'Mixed_5c'
   i3d_frozen_through: str = ''
   i3d_freeze_batch_norm: bool = False
+  onset_reference: str = ''  # '' | 'difference' | 'concat' on the backbone's map (docstring)
+  onset_frames: int = 1
   conv_impl: str = 'auto'
   dtype: Any = jnp.float32
 
@@ -98,7 +106,8 @@ class EmotionNet(nn.Module):
   def __call__(self, x, train: bool = True):
     if self.frame_difference:
       x = jnp.concatenate([x, x - x[:, :1]], axis=-1)
-    features = self._backbone()(x, train)
+    features = relative_to_onset(self._backbone()(x, train), self.onset_reference,
+                                 self.onset_frames)
     channels = features.shape[-1]
     fused = []
     if self.use_convlstm:

@@ -32,7 +32,9 @@ running averages, still mostly Kinetics', do not follow, and the fine-tuned netw
 on held-out clips (docs/models.md). `head_norm` adds a BatchNorm (ours, momentum 0.9) on the pooled
 feature before the new head, as linear probes of pretrained networks do: the Kinetics features of
 face clips share a large common part, and a head on them unnormalised did not leave chance in 4
-epochs, while per-dimension standardised features separate the classes.
+epochs, while per-dimension standardised features separate the classes. `onset_reference`
+(`emojax.models.onset`) takes the last feature map relative to its first `onset_frames` time steps
+(each step `Mixed_5c` covers 8 frames) before the pooling, for sequences that start neutral.
 """
 from __future__ import annotations
 
@@ -45,6 +47,7 @@ import jax.numpy as jnp
 
 from emojax.models.interface import PretrainedPart
 from emojax.models.norm import BatchNorm
+from emojax.models.onset import relative_to_onset
 from emojax.models.resnet3d import Conv3D, separable_max_pool
 
 # (name, kind, arguments): 'unit' (features, kernel, strides), 'pool' (window, strides), 'mixed'
@@ -138,6 +141,8 @@ class InceptionI3D(nn.Module):
   frozen_through: str = ''  # the last layer kept as loaded (see the module docstring)
   freeze_batch_norm: bool = False
   head_norm: bool = False
+  onset_reference: str = ''  # '' | 'difference' | 'concat' (see the module docstring)
+  onset_frames: int = 1
   conv_impl: str = 'auto'
   dtype: Any = jnp.float32
 
@@ -167,7 +172,8 @@ class InceptionI3D(nn.Module):
         x, frozen = jax.lax.stop_gradient(x), False
       if name == self.output:
         return x
-    x = kinetics_pool(x.astype(jnp.float32))
+    x = kinetics_pool(relative_to_onset(x.astype(jnp.float32), self.onset_reference,
+                                        self.onset_frames))
     if self.output == 'pooled':
       return x
     if self.head_norm:

@@ -12,9 +12,15 @@ A model module may define, as properties or class attributes:
     'masked_reconstruction' (a masked autoencoder's `{'prediction', 'target', 'mask'}`).
   * `layer_ids`: a function from a parameter tree to each parameter's layer index, for layer-wise
     learning-rate decay (`config.layer_decay`).
-`emojax.models.frozen_prefixes`, `pretrained_parts`, `video_feature_methods`, `objective` and
-`layer_ids` read them, with the defaults (nothing frozen, nothing pretrained,
-`('features', None)`, 'classification', None) for a model that defines none.
+  * `crops_face_box`: the model crops its input to the face box for an encoder trained on tight
+    faces (FER2013), by its field `face_box` (the box's side as a fraction of the input's). A run
+    fills `config.model.face_box` from the dataset's stored face margin and its resize margin
+    (`emojax.train.protocol.with_dataset_facts`), so the run's config.json holds it and
+    `emojax.restore`, evaluation and prediction rebuild the same model. Every other model takes
+    the stored crop resized, never cut into.
+`emojax.models.frozen_prefixes`, `pretrained_parts`, `video_feature_methods`, `objective`,
+`layer_ids` and `crops_face_box` read them, with the defaults (nothing frozen, nothing pretrained,
+`('features', None)`, 'classification', None, False) for a model that defines none.
 """
 from __future__ import annotations
 

@@ -99,11 +99,12 @@ def init_variables(model, class_names: Sequence[str], variables: dict) -> dict:
   return variables
 
 
-def fer_frame_baseline(class_names: Sequence[str] = fer2013.CLASS_NAMES
+def fer_frame_baseline(class_names: Sequence[str] = fer2013.CLASS_NAMES, face_box: float = 1.0
                        ) -> tuple[FrameBaseline, dict]:
-  """The per-frame FER2013 baseline over `class_names` (default FER2013's own seven) and its
-  variables, all from FER2013; classes without a FER2013 counterpart get zero head columns."""
-  model = FrameBaseline(len(class_names))
+  """The per-frame FER2013 baseline over `class_names` (default FER2013's own seven) on inputs
+  whose face box is `face_box` of their side, and its variables, all from FER2013; classes without
+  a FER2013 counterpart get zero head columns."""
+  model = FrameBaseline(len(class_names), face_box=face_box)
   shapes = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, 1, 64, 64, 3)),
                                              train=False))
   zeros = jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), shapes)

@@ -28,6 +28,7 @@ import numpy as np
 
 from emojax import checkpoints, datasets, models, sharding
 from emojax.data import folds as folds_lib
+from emojax.data import sampling as sampling_lib
 from emojax.data import record as record_lib
 from emojax.data.record import DataRecord
 from emojax.errors import ConfigError, DataError
@@ -35,12 +36,19 @@ from emojax.evaluate import views
 from emojax.train import loop, report, stages, validate
 
 
-def with_dataset_classes(config, class_names) -> ml_collections.ConfigDict:
-  """`config` (and its stages) with `num_classes` taken from the dataset (configs leave it 0)."""
+def with_dataset_facts(config, stored: dict) -> ml_collections.ConfigDict:
+  """`config` (and its stages) with what the dataset (`stored`: `datasets.stored_facts`) decides:
+  `num_classes` (configs leave it 0) and, for a model that crops its input to the face box
+  (`models.crops_face_box`), `model.face_box` from the stored crops' face margin and
+  `augment.crop_margin` (`sampling.face_box_fraction`)."""
   config = config.copy_and_resolve_references()
-  config.num_classes = len(class_names)
+  config.num_classes = len(stored['class_names'])
+  if models.crops_face_box(models.create_model(config)):
+    with config.unlocked():
+      config.model.face_box = sampling_lib.face_box_fraction(
+          config.image_size, stored['crop_margin'], config.augment.crop_margin)
   for name in config.stages:
-    config.stages[name] = with_dataset_classes(config.stages[name], class_names)
+    config.stages[name] = with_dataset_facts(config.stages[name], stored)
   return config
 
 
@@ -154,7 +162,7 @@ def train_and_evaluate(config, workdir: str, log=print, overwrite: bool = False,
   stored = datasets.stored_facts(builder)
   validate.validate(config, stored)
   dataset = datasets.load(config, builder)
-  config = with_dataset_classes(config, dataset.class_names)
+  config = with_dataset_facts(config, dataset.stored)
   index = dataset.index
   prepare_workdir(config, workdir, overwrite, resume_with_changed_config, log)
   sharding.sync_processes('emojax: workdir checked')  # by all, before process 0 writes config.json

@@ -122,6 +122,9 @@ def _check_objective(config, stored: dict) -> None:
 
 
 def _check_model(config, stored: dict):
+  _check('face_box' not in config.model,
+         'config.model.face_box is set by the run from the stored crops\' face margin and '
+         'config.augment.crop_margin (emojax/data/sampling.py face_box_fraction): leave it out')
   model = models.create_model(config, num_classes=max(len(stored['class_names']), 1))
   models.check_input(model, config)
   if config.svm.enabled:
