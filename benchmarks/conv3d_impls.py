@@ -6,7 +6,8 @@ config's model at the given batch / frames / size; marks the one `impl='auto'` p
 The layers are found by running the model's `init` abstractly and recording every `Conv3D` call.
 Each layer is timed as a jitted value-and-gradient of `sum(conv(x, kernel)**2)` with respect to
 the kernel and, except for a layer that reads the clip itself, its input (what the train step
-computes). Minimum over `--repeats` runs after one untimed run, in milliseconds. Prints a markdown
+computes). Minimum over `--repeats` runs after one untimed run, in milliseconds of wall time (or,
+with `--clock=cpu`, of the process's CPU time, all threads). Prints a markdown
 table and one JSON line. `xla` (XLA's 3D convolution) is left out on CPU unless `--with_xla`:
 it takes minutes for a 7x7x7 stem there.
 """
@@ -26,6 +27,8 @@ from absl import app, flags  # noqa: E402
 from clip_flags import shaped_config  # noqa: E402  (benchmarks/, the script's own folder)
 flags.DEFINE_integer('repeats', 3, 'timed runs per layer and implementation')
 flags.DEFINE_bool('with_xla', False, "also time 'xla' on CPU (very slow there)")
+flags.DEFINE_enum('clock', 'wall', ['wall', 'cpu'], "'cpu': the process's CPU time (all threads), "
+                  'less sensitive than wall time to other load on a shared machine')
 FLAGS = flags.FLAGS
 
 
@@ -62,11 +65,12 @@ def time_layer(impl_fn, input_shape, kernel_shape, strides, input_grad: bool, re
   loss = lambda kernel, x: jnp.sum(impl_fn(x, kernel, strides) ** 2)
   step = jax.jit(jax.value_and_grad(loss, argnums=(0, 1) if input_grad else 0))
   jax.block_until_ready(step(kernel, x))
+  clock = time.process_time if FLAGS.clock == 'cpu' else time.perf_counter
   times = []
   for _ in range(repeats):
-    start = time.perf_counter()
+    start = clock()
     jax.block_until_ready(step(kernel, x))
-    times.append(time.perf_counter() - start)
+    times.append(clock() - start)
   return 1e3 * min(times)
 
 
@@ -101,7 +105,7 @@ def main(argv):
           f"{row['strides']} | {row['count']} | " + ' | '.join(cells) + f" | {row['auto']} |")
   print('| all layers (x count) | | | | ' + ' | '.join(f'{totals[n]:.0f}' for n in impls)
         + f" | {totals['auto']:.0f} |")
-  print(json.dumps({'backend': backend, 'batch': FLAGS.batch, 'frames': FLAGS.frames,
+  print(json.dumps({'backend': backend, 'clock': FLAGS.clock, 'batch': FLAGS.batch, 'frames': FLAGS.frames,
                     'size': FLAGS.size, 'layers': rows,
                     'total_ms': {k: round(v, 1) for k, v in totals.items()},
                     'load_avg_1m': round(os.getloadavg()[0], 2)}))

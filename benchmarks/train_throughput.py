@@ -4,13 +4,15 @@ PyTorch peer at the same shapes and width.
     python benchmarks/train_throughput.py --config=configs/demo.py --batch 4 --frames 16 \
         --size 112 --steps 5 [--conv_impl=xla] [--dtype bfloat16] [--peer] [--config.model.X=...]
 
-Prints a markdown table row and one JSON line. `--peer` runs `shared/peers/torch_emotion_net.py`
-(found as ../shared/peers/ beside the repo, or `--peer_path`; needs `pip install torch==2.13.0`,
-which the package does not depend on) in a subprocess with the same batch, frames, size, width
-(config.model.width) and thread count, after ours, and prints emojax / PyTorch. The peer is the
-paper's network as a PyTorch user writes it: compare like with like (the demo config adds
-frame-difference channels and drops the stem max-pool; `--config.model.frame_difference=False
---config.model.max_pool=True --config.model.num_heads=8` matches the peer).
+Prints a markdown table row and one JSON line. `--peer` runs the PyTorch peer,
+`benchmarks/torch_emotion_net.py` beside this script (or `--peer_path`), in a subprocess with the
+same batch, frames, size, width (config.model.width) and thread count, after ours, and prints
+emojax / PyTorch. PyTorch is not a dependency of the package: install it by hand for the peer,
+`pip install torch==2.13.0` (the CPU build). The peer is the paper's network as a PyTorch user
+writes it: compare like with like (the demo config adds frame-difference channels and uses 4
+heads; `--config.model.frame_difference=False --config.model.num_heads=8` matches the peer).
+`--rounds N` alternates ours and the peer N times (on a shared machine the load moves between
+runs): each round's ratio is printed, and the headline figures are the medians over all rounds.
 
 Timing: one train step is compiled ahead of time (`lower().compile()`, the compile time), then run
 `--steps` times on the same batch with the state threaded through; the median step is reported.
@@ -43,7 +45,9 @@ flags.DEFINE_enum('conv_impl', None, ['auto', 'frames', 'frame_taps', 'matmul', 
                   "Conv3D implementation (config.model.conv_impl); default: the config's / 'auto'")
 flags.DEFINE_string('dtype', None, 'model compute dtype (float32 | bfloat16); default: the config')
 flags.DEFINE_bool('peer', False, 'also time the PyTorch peer and print the ratio')
-flags.DEFINE_string('peer_path', None, 'torch_emotion_net.py (default: ../shared/peers/)')
+flags.DEFINE_string('peer_path', os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                              'torch_emotion_net.py'), 'the PyTorch peer script')
+flags.DEFINE_integer('rounds', 1, 'alternate `--steps` of ours and a peer run this many times')
 flags.DEFINE_integer('profile', 0, 'trace this many more steps with jax.profiler and print where '
                      'the time goes (per model part, forward / backward, and the top ops)')
 flags.DEFINE_integer('threads', None, 'PyTorch threads (default: the CPU cores we may use)')
@@ -112,7 +116,8 @@ def profile_steps(compiled, state, batch, key, steps: int, top: int = 8) -> dict
                   for k, v in ops.most_common(top)]}
 
 
-def run_emojax(config, steps: int, profile: int = 0) -> dict:
+def compile_emojax(config):
+  """The compiled train step and its first state, batch and key; compile time and XLA's buffers."""
   import jax
   import numpy as np
 
@@ -140,19 +145,37 @@ def run_emojax(config, steps: int, profile: int = 0) -> dict:
   if analysis is not None:
     xla_bytes = int(analysis.temp_size_in_bytes + analysis.argument_size_in_bytes +
                     analysis.output_size_in_bytes - analysis.alias_size_in_bytes)
-  state, metrics = compiled(state, batch, key)  # First run: allocation, thread-pool warm-up.
-  jax.block_until_ready(metrics)
-  times, cpu_times = [], []
-  for _ in range(steps):
-    start, cpu_start = time.perf_counter(), time.process_time()
-    state, metrics = compiled(state, batch, key)
-    jax.block_until_ready(metrics)
-    times.append(time.perf_counter() - start)
-    cpu_times.append(time.process_time() - cpu_start)
+  return compiled, state, batch, key, compile_s, xla_bytes
+
+
+class StepTimer:
+  """Runs the compiled step on the same batch, threading the state through; the first run (buffer
+  allocation, thread-pool warm-up) is untimed."""
+
+  def __init__(self, compiled, state, batch, key):
+    import jax
+    self.compiled, self.batch, self.key = compiled, batch, key
+    self.state, self.metrics = compiled(state, batch, key)
+    jax.block_until_ready(self.metrics)
+
+  def time(self, steps: int) -> tuple[list[float], list[float]]:
+    """Wall and process CPU seconds of each of `steps` steps."""
+    import jax
+    times, cpu_times = [], []
+    for _ in range(steps):
+      start, cpu_start = time.perf_counter(), time.process_time()
+      self.state, self.metrics = self.compiled(self.state, self.batch, self.key)
+      jax.block_until_ready(self.metrics)
+      times.append(time.perf_counter() - start)
+      cpu_times.append(time.process_time() - cpu_start)
+    return times, cpu_times
+
+
+def emojax_result(config, timer: StepTimer, compile_s, xla_bytes, times, cpu_times) -> dict:
+  import jax
   step_s = statistics.median(times)
   peak, peak_kind = _peak_memory_bytes(jax.devices()[0])
-  profile_result = profile_steps(compiled, state, batch, key, profile) if profile else None
-  return {'profile': profile_result,'framework': 'emojax', 'jax': jax.__version__, 'backend': jax.default_backend(),
+  return {'framework': 'emojax', 'jax': jax.__version__, 'backend': jax.default_backend(),
           'devices': jax.device_count(), 'model': config.model.name,
           'depth': config.model.get('depth'), 'width': config.model.get('width'),
           'conv_impl': config.model.get('conv_impl', 'auto'), 'dtype': config.model.get('dtype'),
@@ -164,7 +187,7 @@ def run_emojax(config, steps: int, profile: int = 0) -> dict:
           'clips_per_s': round(config.batch_size / step_s, 3),
           'peak_memory_mb': round(peak / 2**20), 'peak_memory_kind': peak_kind,
           'xla_step_buffers_mb': None if xla_bytes is None else round(xla_bytes / 2**20),
-          'loss': float(metrics['loss'])}
+          'loss': float(timer.metrics['loss'])}
 
 
 def run_peer(path: str, config, steps: int, threads: int) -> dict:
@@ -198,24 +221,44 @@ def main(argv):
     if FLAGS.conv_impl:
       config.model.conv_impl = FLAGS.conv_impl
   threads = FLAGS.threads or len(os.sched_getaffinity(0))
-  result = run_emojax(config, FLAGS.steps, FLAGS.profile)
-  result['load_avg_1m'] = round(os.getloadavg()[0], 2)
+  compiled, state, batch, key, compile_s, xla_bytes = compile_emojax(config)
+  timer = StepTimer(compiled, state, batch, key)
+  load = [round(os.getloadavg()[0], 2)]
+  times, cpu_times, peers, rounds = [], [], [], []
+  for _ in range(FLAGS.rounds):
+    round_times, round_cpu = timer.time(FLAGS.steps)
+    times += round_times
+    cpu_times += round_cpu
+    rounds.append({'step_s': round(statistics.median(round_times), 4)})
+    if FLAGS.peer:
+      peers.append(run_peer(FLAGS.peer_path, config, FLAGS.steps, threads))
+      rounds[-1]['torch_step_s'] = peers[-1]['step_s']
+      rounds[-1]['ratio_vs_torch'] = round(peers[-1]['step_s'] / rounds[-1]['step_s'], 3)
+    load.append(round(os.getloadavg()[0], 2))
+  result = emojax_result(config, timer, compile_s, xla_bytes, times, cpu_times)
+  result['profile'] = (profile_steps(compiled, timer.state, batch, key, FLAGS.profile)
+                       if FLAGS.profile else None)
   result['cpu_cores'] = threads
+  result['rounds'] = rounds
   row = (f"| {result['model']} d{result['depth']} w{result['width']} | {result['conv_impl']} | "
          f"{result['dtype']} | {result['batch']}x{result['frames']}x{result['size']}² | "
          f"{result['compile_s']:.1f} | {result['step_s']:.3f} | {result['clips_per_s']:.2f} | "
          f"{result['peak_memory_mb']} ({result['peak_memory_kind']}) |")
   if FLAGS.peer:
-    path = FLAGS.peer_path or os.path.join(os.path.dirname(ROOT), 'shared', 'peers',
-                                           'torch_emotion_net.py')
-    peer = run_peer(path, config, FLAGS.steps, threads)
-    result['peer'] = peer
-    result['ratio_vs_torch'] = round(result['clips_per_s'] / peer['clips_per_s'], 3)
-    row += f" {peer['clips_per_s']:.2f} | {result['ratio_vs_torch']:.2f} |"
-  result['load_avg_1m_end'] = round(os.getloadavg()[0], 2)
+    peer_step_s = statistics.median(p['step_s'] for p in peers)
+    result['peer'] = peers[-1]
+    result['peer_step_s_rounds'] = [p['step_s'] for p in peers]
+    result['peer_clips_per_s'] = round(config.batch_size / peer_step_s, 3)
+    result['ratio_vs_torch'] = round(result['clips_per_s'] / result['peer_clips_per_s'], 3)
+    row += f" {result['peer_clips_per_s']:.2f} | {result['ratio_vs_torch']:.2f} |"
+  result['load_avg_1m'] = load  # at the start and after each round
   print('| model | conv | dtype | B x T x S² | compile s | step s (median) | clips/s | peak MB |'
         + (' torch clips/s | emojax/torch |' if FLAGS.peer else ''))
   print(row)
+  if FLAGS.rounds > 1:
+    print('rounds (step s, ours / peer / ratio):', ', '.join(
+        f"{r['step_s']:.3f}" + (f" / {r['torch_step_s']:.3f} / {r['ratio_vs_torch']:.2f}"
+                                if FLAGS.peer else '') for r in rounds))
   if result['profile']:
     prof = result['profile']
     print(f"\nwhere the time goes (CPU s per step, all threads: {prof['cpu_s_per_step']}):")

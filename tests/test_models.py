@@ -76,19 +76,20 @@ def _convlstm_reference(params, x, peephole):
   return jnp.stack(hidden, 1)
 
 
-@pytest.mark.parametrize('peephole', [False, True])
-def test_convlstm_scan_equals_the_equations_step_by_step(peephole):
-  x = jax.random.normal(jax.random.key(1), (2, 5, 6, 6, 3))
+@pytest.mark.parametrize('peephole,size', [(False, 6), (True, 6), (False, 2)])
+def test_convlstm_scan_equals_the_equations_step_by_step(peephole, size):
+  """On 2x2 maps the input gates are a matrix product (`FrameConv`), else a 2D convolution."""
+  x = jax.random.normal(jax.random.key(1), (2, 5, size, size, 3))
   layer = ConvLSTM(4, peephole=peephole)
   params = layer.init(jax.random.key(0), x)['params']
   params = jax.tree.map(  # peepholes and biases start at zero: make every parameter matter
       lambda v: v + 0.3 * jax.random.normal(jax.random.key(v.size), v.shape), params)
   scanned = layer.apply({'params': params}, x)
-  assert scanned.shape == (2, 5, 6, 6, 4)
+  assert scanned.shape == (2, 5, size, size, 4)
   np.testing.assert_allclose(scanned, _convlstm_reference(params, x, peephole), rtol=1e-5, atol=1e-6)
   cell = ConvLSTMCell(4, peephole=peephole)
   x_gates = nn.Conv(16, (3, 3)).apply({'params': params['input_gates']}, x[:, 0])
-  _, h = cell.apply({'params': params['cell']}, zero_carry((2, 6, 6), 4), x_gates)
+  _, h = cell.apply({'params': params['cell']}, zero_carry((2, size, size), 4), x_gates)
   np.testing.assert_allclose(h, scanned[:, 0], rtol=1e-5, atol=1e-6)
 
 

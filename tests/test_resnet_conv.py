@@ -4,13 +4,16 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from emojax.models.resnet3d import Conv3D, auto_conv3d_impl, separable_max_pool
+from emojax.models.resnet3d import (Conv3D, auto_conv3d_impl, conv3d_frame_taps, conv3d_xla,
+                                    separable_max_pool)
+
+
+CONV_CASES = [((3, 3, 3), (1, 1, 1), 5), ((3, 3, 3), (2, 2, 2), 6), ((7, 7, 7), (1, 2, 2), 4),
+              ((1, 1, 1), (1, 2, 2), 3), ((3, 1, 1), (1, 1, 1), 4), ((1, 3, 3), (2, 1, 1), 5)]
 
 
 @pytest.mark.parametrize('impl', ['frames', 'frame_taps', 'matmul'])
-@pytest.mark.parametrize('kernel,strides,frames', [
-    ((3, 3, 3), (1, 1, 1), 5), ((3, 3, 3), (2, 2, 2), 6), ((7, 7, 7), (1, 2, 2), 4),
-    ((1, 1, 1), (1, 2, 2), 3), ((3, 1, 1), (1, 1, 1), 4), ((1, 3, 3), (2, 1, 1), 5)])
+@pytest.mark.parametrize('kernel,strides,frames', CONV_CASES)
 def test_impl_equals_native_3d_convolution(kernel, strides, frames, impl):
   x = jax.random.normal(jax.random.key(0), (2, frames, 9, 9, 3))
   native = Conv3D(5, kernel, strides, use_bias=True, impl='xla')
@@ -20,6 +23,40 @@ def test_impl_equals_native_3d_convolution(kernel, strides, frames, impl):
   got = Conv3D(5, kernel, strides, use_bias=True, impl=impl).apply(variables, x)
   assert got.shape == want.shape
   np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def _value_and_grads(conv, kernel, x):
+  return jax.value_and_grad(lambda k, x: jnp.sum(jnp.sin(conv(x, k))), argnums=(0, 1))(kernel, x)
+
+
+@pytest.mark.parametrize('kernel,strides,frames', CONV_CASES + [((3, 3, 3), (3, 1, 1), 8),
+                                                                ((7, 3, 3), (1, 1, 1), 2)])
+def test_frame_taps_gradients_equal_native_3d_convolution(kernel, strides, frames):
+  """`shifted_tap_sum` has a written-out gradient (strided time and taps outside the clip too)."""
+  x = jax.random.normal(jax.random.key(0), (2, frames, 7, 7, 3))
+  weights = 0.2 * jax.random.normal(jax.random.key(1), (*kernel, 3, 4))
+  got = _value_and_grads(lambda x, k: conv3d_frame_taps(x, k, strides), weights, x)
+  want = _value_and_grads(lambda x, k: conv3d_xla(x, k, strides), weights, x)
+  for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+    np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize('impl', ['frames', 'frame_taps', 'matmul'])
+@pytest.mark.parametrize('kernel,strides', [((7, 7, 7), (1, 2, 2)), ((3, 3, 3), (2, 1, 1))])
+def test_frame_difference_equals_convolving_the_clip_with_its_differences(kernel, strides, impl):
+  """`frame_difference=True` on x is the convolution of [x, x - x_0] (values and gradients)."""
+  x = jax.random.normal(jax.random.key(0), (2, 5, 9, 9, 3))
+  with_differences = jnp.concatenate([x, x - x[:, :1]], axis=-1)
+  native = Conv3D(4, kernel, strides, use_bias=True, impl='xla')
+  variables = jax.tree.map(lambda p: p + 0.1, native.init(jax.random.key(1), with_differences))
+  conv = Conv3D(4, kernel, strides, use_bias=True, impl=impl, frame_difference=True)
+  assert jax.tree.map(jnp.shape, conv.init(jax.random.key(1), x)) == jax.tree.map(jnp.shape,
+                                                                                  variables)
+  got = jax.value_and_grad(lambda v: jnp.sum(jnp.sin(conv.apply(v, x))))(variables)
+  want = jax.value_and_grad(lambda v: jnp.sum(jnp.sin(native.apply(v, with_differences))))(
+      variables)
+  for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+    np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize('input_shape,kernel_shape,strides,backend,expected', [

@@ -23,7 +23,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from emojax.models.resnet3d import conv3d_matmul
+from emojax.models.resnet3d import CONV3D_IMPLS, auto_conv3d_impl, conv3d_matmul
 
 
 def gates_kernel_init(in_features: int, start: int, stop: int):
@@ -33,6 +33,25 @@ def gates_kernel_init(in_features: int, start: int, stop: int):
     full = nn.initializers.lecun_normal()(key, (*shape[:-2], in_features, shape[-1]), dtype)
     return full[..., start:stop, :]
   return init
+
+
+class FrameConv(nn.Module):
+  """`nn.Conv` ('SAME', with bias, the same parameters) applied to every frame of `[B, T, H, W, C]`,
+  computed the way `resnet3d.Conv3D` picks for the layer (`auto_conv3d_impl`): XLA:CPU's 2D
+  convolution is slow on the tiny maps a ConvLSTM reads (2x2 at the demo size), where a matrix
+  product over 3x3 patches is several times faster."""
+  features: int
+  kernel_size: tuple[int, int]
+  dtype: Any = jnp.float32
+  kernel_init: Any = nn.initializers.lecun_normal()
+
+  @nn.compact
+  def __call__(self, x):
+    kernel = self.param('kernel', self.kernel_init, (*self.kernel_size, x.shape[-1], self.features))
+    bias = self.param('bias', nn.initializers.zeros_init(), (self.features,))
+    x, kernel = x.astype(self.dtype), kernel[None].astype(self.dtype)
+    impl = auto_conv3d_impl(x.shape, kernel.shape, (1, 1, 1), jax.default_backend())
+    return CONV3D_IMPLS[impl](x, kernel, (1, 1, 1)) + bias.astype(self.dtype)
 
 
 class ConvLSTMCell(nn.Module):
@@ -89,8 +108,8 @@ class ConvLSTM(nn.Module):
   @nn.compact
   def __call__(self, x):
     in_features = x.shape[-1] + self.features
-    x_gates = nn.Conv(4 * self.features, self.kernel_size, dtype=self.dtype, name='input_gates',
-                      kernel_init=gates_kernel_init(in_features, 0, x.shape[-1]))(x)
+    x_gates = FrameConv(4 * self.features, self.kernel_size, dtype=self.dtype, name='input_gates',
+                        kernel_init=gates_kernel_init(in_features, 0, x.shape[-1]))(x)
     scan = nn.scan(ConvLSTMCell, variable_broadcast='params', split_rngs={'params': False},
                    in_axes=1, out_axes=1, unroll=self.unroll)
     cell = scan(self.features, self.kernel_size, self.peephole, self.dtype,

@@ -16,7 +16,7 @@ configs/default.py (two pre-LayerNorm layers, no peepholes) are the other config
 `frame_difference=True` appends each frame's difference from the clip's first (neutral) frame as
 three more input channels, as TSN's RGB-difference input does: it removes the subject's static
 appearance, so a small network trained briefly (the CPU demo) sees the expression's dynamics
-directly. The paper's configs leave it off.
+directly. The paper's configs leave it off. The backbone's stem computes it (`resnet3d.Conv3D`).
 
 `backbone='i3d'` replaces the 3D-ResNet by the Kinetics-400 Inception-I3D (`emojax.models.i3d`,
 weights loaded at the start of training: `pretrained_parts`), cut at `i3d_layer`
@@ -100,12 +100,11 @@ class EmotionNet(nn.Module):
       raise ValueError(f"config.model.backbone={self.backbone!r}: expected 'resnet3d' or 'i3d'")
     return resnet3d(self.depth, num_filters=self.width, temporal_strides=self.temporal_strides,
                     stem_stride=self.stem_stride, max_pool=self.max_pool,
-                    conv_impl=self.conv_impl, dtype=self.dtype, name='backbone')
+                    frame_difference=self.frame_difference, conv_impl=self.conv_impl,
+                    dtype=self.dtype, name='backbone')
 
   @nn.compact
   def __call__(self, x, train: bool = True):
-    if self.frame_difference:
-      x = jnp.concatenate([x, x - x[:, :1]], axis=-1)
     features = relative_to_onset(self._backbone()(x, train), self.onset_reference,
                                  self.onset_frames)
     channels = features.shape[-1]

@@ -13,6 +13,7 @@ from typing import Any, Callable, Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from emojax.models.norm import BatchNorm
@@ -57,19 +58,80 @@ def conv3d_frames(x, kernel, strides):
   return y.reshape(batch, out_frames, *y.shape[1:])
 
 
+def _tap_sources(frames: int, kt: int, st: int, dt: int) -> tuple[int, int, int]:
+  """`(first output frame, output frames, first source frame)` of temporal tap `dt`: output frame
+  `t` reads source frame `t * st + dt - pad` where that lies inside the clip ('SAME' padding)."""
+  lo, _ = _same_padding(frames, kt, st)
+  out_frames = -(-frames // st)
+  valid = [t for t in range(out_frames) if 0 <= t * st + dt - lo < frames]
+  if not valid:
+    return 0, 0, 0
+  return valid[0], len(valid), valid[0] * st + dt - lo
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2))
+def shifted_tap_sum(taps, frames: int, st: int):
+  """`out[:, t] = sum_dt taps[:, t * st + dt - pad, ..., dt, :]` over the sources inside the clip:
+  the temporal half of a 3D convolution whose spatial half gave each frame's contribution to every
+  temporal tap (`taps`: `[B, T, H, W, kt, F]`).
+
+  Each tap's frames are sliced and padded into place, rather than the whole `taps` padded in time.
+  The gradient (written out) stacks the taps' shifted copies of the output gradient along the tap
+  axis: as a sum over taps, which autodiff gives, XLA evaluated the output gradient's producers
+  (BatchNorm, ReLU and pooling gradients) once per tap for every element.
+  """
+  kt = taps.shape[-2]
+  out_frames = -(-frames // st)
+  out = 0
+  for dt in range(kt):
+    first, count, source = _tap_sources(frames, kt, st, dt)
+    if count:
+      part = lax.slice_in_dim(taps[..., dt, :], source, source + (count - 1) * st + 1, st, axis=1)
+      out = out + _pad_axis(part, 1, (first, out_frames - first - count))
+  return out
+
+
+def _shifted_tap_sum_fwd(taps, frames, st):
+  return shifted_tap_sum(taps, frames, st), taps.shape[-2]
+
+
+def _shifted_tap_sum_bwd(frames, st, kt, dy):
+  columns = []
+  for dt in range(kt):
+    first, count, source = _tap_sources(frames, kt, st, dt)
+    part = lax.slice_in_dim(dy, first, first + count, axis=1)
+    if st > 1:  # source frames of consecutive outputs are st apart
+      part = lax.pad(part, jnp.zeros((), dy.dtype), [(0, 0, 0), (0, 0, st - 1)] +
+                     [(0, 0, 0)] * (dy.ndim - 2))
+    part = _pad_axis(part, 1, (source, frames - source - part.shape[1]))
+    columns.append(part)
+  return (jnp.stack(columns, axis=-2),)
+
+
+shifted_tap_sum.defvjp(_shifted_tap_sum_fwd, _shifted_tap_sum_bwd)
+
+
 def conv3d_frame_taps(x, kernel, strides):
   """One 2D convolution of every frame giving its contribution to each of the `kt` temporal taps
-  as channels, then a shifted sum over time."""
+  as channels, then a shifted sum over time (`shifted_tap_sum`)."""
   kt, kh, kw, cin, features = kernel.shape
   batch, frames = x.shape[:2]
-  st = strides[0]
-  out_frames = -(-frames // st)
   y = _conv2d(x.reshape(batch * frames, *x.shape[2:]),
               kernel.transpose(1, 2, 3, 0, 4).reshape(kh, kw, cin, kt * features), strides[1:])
-  y = _pad_axis(y.reshape(batch, frames, *y.shape[1:3], kt, features), 1,
-                _same_padding(frames, kt, st))
-  span = (out_frames - 1) * st + 1
-  return sum(y[:, dt:dt + span:st, :, :, dt] for dt in range(kt))
+  return shifted_tap_sum(y.reshape(batch, frames, *y.shape[1:3], kt, features), frames,
+                         strides[0])
+
+
+def conv3d_of_still(x0, kernel, strides, frames: int):
+  """The 3D convolution of a clip of `frames` copies of the frame `x0` (`[B, H, W, C]`): one 2D
+  convolution giving every temporal tap, summed over the taps whose source lies inside the clip."""
+  kt, kh, kw, cin, features = kernel.shape
+  y = _conv2d(x0, kernel.transpose(1, 2, 3, 0, 4).reshape(kh, kw, cin, kt * features), strides[1:])
+  taps = np.zeros((-(-frames // strides[0]), kt), np.float32)
+  for dt in range(kt):
+    first, count, _ = _tap_sources(frames, kt, strides[0], dt)
+    taps[first:first + count, dt] = 1
+  return jnp.einsum('bhwkf,tk->bthwf', y.reshape(*y.shape[:3], kt, features), taps.astype(y.dtype))
 
 
 def conv3d_matmul(x, kernel, strides):
@@ -96,8 +158,10 @@ def auto_conv3d_impl(input_shape, kernel_shape, strides, backend: str) -> str:
   On GPU, XLA's own 3D convolution. XLA:CPU runs 3D convolutions through a slow generic loop, and
   its 2D convolutions are slow on tiny maps and for few output channels, so there: a matrix
   product for maps of at most 2x2 positions, per-frame temporal taps for fewer than 16 output
-  channels (a narrow stem), otherwise stacked temporal neighbours. (Temporal taps also won some
-  strided and 4x4 layers of the paper-size network alone, but made its train step 8% slower.)
+  channels (a narrow strided stem: its `kt x features` tap channels at the output's resolution
+  are fewer values than `kt x in channels` stacked neighbours at the input's), otherwise stacked
+  temporal neighbours. (Temporal taps on
+  every 3x3x3 layer of the paper-size network gave the same train step in CPU time.)
   """
   if backend != 'cpu':
     return 'xla'
@@ -114,26 +178,40 @@ class Conv3D(nn.Module):
 
   `impl` picks how it is computed (`CONV3D_IMPLS`; all give the same result): `'auto'` picks per
   layer and backend (`auto_conv3d_impl`).
+
+  `frame_difference=True` convolves `[x, x - x[:, :1]]` (each frame and its difference from the
+  clip's first, as channels: a kernel over twice x's channels) without building it: the
+  convolution is linear, so it equals conv(x, k_x + k_d) - conv(x_0 in every frame, k_d), and the
+  second term is one 2D convolution of the first frame (`conv3d_of_still`). The big convolution
+  reads half the channels.
   """
   features: int
   kernel_size: tuple[int, int, int]
   strides: tuple[int, int, int] = (1, 1, 1)
   use_bias: bool = False
   impl: str = 'auto'
+  frame_difference: bool = False
   dtype: Any = jnp.float32
   kernel_init: Any = nn.initializers.lecun_normal()
 
   @nn.compact
   def __call__(self, x):
-    kernel = self.param('kernel', self.kernel_init, (*self.kernel_size, x.shape[-1], self.features))
+    channels = x.shape[-1] * (2 if self.frame_difference else 1)
+    kernel = self.param('kernel', self.kernel_init, (*self.kernel_size, channels, self.features))
     x, kernel = x.astype(self.dtype), kernel.astype(self.dtype)
+    strides = tuple(self.strides)
+    if self.frame_difference:
+      kernel_x, kernel_d = jnp.split(kernel, 2, axis=3)
+      kernel = kernel_x + kernel_d
     impl = self.impl
     if impl == 'auto':
-      impl = auto_conv3d_impl(x.shape, kernel.shape, self.strides, jax.default_backend())
+      impl = auto_conv3d_impl(x.shape, kernel.shape, strides, jax.default_backend())
     if impl not in CONV3D_IMPLS:
       raise ValueError(f'config.model.conv_impl={self.impl!r}: expected one of '
                        f"{['auto', *CONV3D_IMPLS]}")
-    y = CONV3D_IMPLS[impl](x, kernel, tuple(self.strides))
+    y = CONV3D_IMPLS[impl](x, kernel, strides)
+    if self.frame_difference:
+      y = y - conv3d_of_still(x[:, 0], kernel_d, strides, x.shape[1])
     if self.use_bias:
       y = y + self.param('bias', nn.initializers.zeros_init(), (self.features,)).astype(self.dtype)
     return y
@@ -214,6 +292,7 @@ class ResNet3D(nn.Module):
   temporal_strides: Sequence[int] = (1, 1, 1, 1, 1)
   stem_stride: int = 2
   max_pool: bool = True
+  frame_difference: bool = False  # the stem reads [x, x - x[:, :1]] (see `Conv3D`)
   conv_impl: str = 'auto'
   dtype: Any = jnp.float32
 
@@ -226,7 +305,7 @@ class ResNet3D(nn.Module):
     norm = functools.partial(BatchNorm, use_running_average=not train, dtype=self.dtype)
     x = conv(self.num_filters, self.stem_kernel,
              (self.temporal_strides[0], self.stem_stride, self.stem_stride),
-             name='conv_init')(x.astype(self.dtype))
+             frame_difference=self.frame_difference, name='conv_init')(x.astype(self.dtype))
     x = nn.relu(norm(name='bn_init')(x))
     if self.max_pool:
       x = separable_max_pool(x, (3, 3, 3), (1, 2, 2))
