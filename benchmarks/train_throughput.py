@@ -121,21 +121,22 @@ def compile_emojax(config):
   import jax
   import numpy as np
 
-  from emojax import models
+  from emojax import models, sharding
   from emojax.train import state as state_lib
   from emojax.train import steps as steps_lib
 
   model = models.create_model(config)
-  tx = state_lib.make_optimizer(config, 1000, models.frozen_prefixes(model))  # as training
-  mesh = steps_lib.make_mesh()
-  state = steps_lib.replicate(state_lib.create_train_state(
+  tx = state_lib.make_optimizer(config, 1000, models.frozen_prefixes(model),  # as training
+                                models.layer_ids(model))
+  mesh = sharding.make_mesh()
+  state = sharding.replicate(state_lib.create_train_state(
       model, tx, jax.random.key(0), models.input_shape(config, config.batch_size)), mesh)
   rng = np.random.default_rng(0)
-  batch = steps_lib.shard_batch({
+  batch = sharding.shard_batch({
       'clip': rng.integers(0, 256, models.input_shape(config, config.batch_size), dtype=np.uint8),
       'label': (np.arange(config.batch_size) % config.num_classes).astype(np.int32)}, mesh)
-  key = steps_lib.replicate(jax.random.key(1), mesh)
-  train_fn, _ = steps_lib.compile_steps(mesh, config.label_smoothing)
+  key = sharding.replicate(jax.random.key(1), mesh)
+  train_fn = steps_lib.compile_train_step(mesh, config.label_smoothing, models.objective(model))
 
   start = time.perf_counter()
   compiled = train_fn.lower(state, batch, key).compile()
