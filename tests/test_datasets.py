@@ -89,7 +89,7 @@ def test_the_data_record_states_how_clips_were_drawn_from_the_tracks():
   assert record.sampling == {'method': 'random_segment', 'num_fragments': 1, 'stride': 2}
   assert not record.whole_video and record.span_frames == 7 and record.span_seconds == 0.7
   assert record.image_size == 16 and record.resize_margin == 0.25 and record.flow_method == ''
-  assert record.views == {'num_clips': 1, 'num_crops': 1, 'aggregate': 'logits'}
+  assert record.views == {'num_clips': 1, 'num_crops': 1, 'aggregate': 'logits', 'flip': False}
   no_rate = DataRecord.for_tracks(STORED, config, np.full(10, np.nan), index.num_stored)
   assert no_rate.fps is None and no_rate.span_seconds is None
 

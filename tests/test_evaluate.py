@@ -170,12 +170,13 @@ def test_zero_shot_baseline_scores_mapped_classes_with_fer_probabilities():
   faces = np.load(os.path.join(ROOT, 'tests', 'fixtures', 'pretrained', 'fer2013_faces.npz'))
   clips = np.repeat(faces['faces'][:, None, :, :, None], 3, axis=-1)  # one grey frame as RGB
   mesh = sharding.make_mesh()
-  fn, variables = baseline.zero_shot_fn(('surprise', 'contempt', 'happiness'), mesh)
+  # The fixture's faces are FER2013's own tight crops: the face box is the whole view.
+  fn, variables = baseline.zero_shot_fn(('surprise', 'contempt', 'happiness'), 1.0, mesh)
   scores = np.asarray(fn(variables, sharding.shard_batch({'clip': clips}, mesh)))
   expected = np.log(faces['probabilities'][:, [5, 3]])  # FER2013's own probabilities
   np.testing.assert_allclose(scores[:, [0, 2]], expected, atol=1e-4)
   assert np.isneginf(scores[:, 1]).all()
-  assert baseline.zero_shot_fn(('calm', 'worried', 'anxious'), mesh) is None
+  assert baseline.zero_shot_fn(('calm', 'worried', 'anxious'), 1.0, mesh) is None
 
 
 def test_the_cli_scores_a_finished_run_again_with_other_views(demo_run, capsys):

@@ -214,7 +214,7 @@ def test_cli_writes_outputs_and_annotated_video(video, saved_run, tmp_path):
   assert count == NUM_FRAMES
 
 
-def test_cli_predicts_many_videos_and_skips_a_broken_one(video, workdir, tmp_path, capsys):
+def test_cli_predicts_many_videos_and_skips_a_broken_one(video, saved_run, tmp_path, capsys):
   from emojax.predict import cli
   folder = tmp_path / 'videos'
   folder.mkdir()
@@ -225,7 +225,7 @@ def test_cli_predicts_many_videos_and_skips_a_broken_one(video, workdir, tmp_pat
   other = tmp_path / 'a.avi'  # A second video named a.avi: its own folder.
   os.link(video, other)
   out = tmp_path / 'out'
-  status = cli.main([str(folder), str(other), f'--checkpoint={workdir}', f'--out={out}',
+  status = cli.main([str(folder), str(other), f'--checkpoint={saved_run}', f'--out={out}',
                      '--stride=6'])
   captured = capsys.readouterr()
   assert status == 1  # One video failed; the others were predicted.

@@ -36,7 +36,7 @@ def test_the_demo_runs_end_to_end(demo_run):
                'fold_0/confusion_matrix.png'):
     assert os.path.getsize(os.path.join(demo_run.workdir, name)) > 0
   assert results['views'] == fold['views'] == {'num_clips': 1, 'num_crops': 1, 'per_video': 1,
-                                               'aggregate': 'logits'}
+                                               'aggregate': 'logits', 'flip': False}
   assert 'with 1 view(s) per video (1 clip(s) x 1 crop(s), mean of logits)' in out
   with open(os.path.join(demo_run.workdir, 'fold_0', 'predictions.csv')) as f:
     rows = list(csv.DictReader(f))
@@ -146,7 +146,8 @@ def test_a_workdir_of_another_layout_is_refused_naming_the_version(tmp_path):
 
 
 def test_the_dataset_sets_the_class_count_of_the_run_and_its_stages():
-  config = protocol.with_dataset_classes(tiny_two_stage_config(num_classes=0), 'abc')
+  stored = {'class_names': ('a', 'b', 'c'), 'crop_margin': 0.2}
+  config = protocol.with_dataset_facts(tiny_two_stage_config(num_classes=0), stored)
   assert config.num_classes == 3
   assert [stage.num_classes for stage in config.stages.values()] == [3, 3]
 

@@ -39,9 +39,10 @@ class FrameConv(nn.Module):
   """`nn.Conv` ('SAME', with bias, the same parameters) applied to every frame of `[B, T, H, W, C]`,
   computed the way `resnet3d.Conv3D` picks for the layer (`auto_conv3d_impl`): XLA:CPU's 2D
   convolution is slow on the tiny maps a ConvLSTM reads (2x2 at the demo size), where a matrix
-  product over 3x3 patches is several times faster."""
+  product over 3x3 patches is several times faster. `impl` as `resnet3d.Conv3D`'s."""
   features: int
   kernel_size: tuple[int, int]
+  impl: str = 'auto'
   dtype: Any = jnp.float32
   kernel_init: Any = nn.initializers.lecun_normal()
 
@@ -50,7 +51,9 @@ class FrameConv(nn.Module):
     kernel = self.param('kernel', self.kernel_init, (*self.kernel_size, x.shape[-1], self.features))
     bias = self.param('bias', nn.initializers.zeros_init(), (self.features,))
     x, kernel = x.astype(self.dtype), kernel[None].astype(self.dtype)
-    impl = auto_conv3d_impl(x.shape, kernel.shape, (1, 1, 1), jax.default_backend())
+    impl = self.impl
+    if impl == 'auto':
+      impl = auto_conv3d_impl(x.shape, kernel.shape, (1, 1, 1), jax.default_backend())
     return CONV3D_IMPLS[impl](x, kernel, (1, 1, 1)) + bias.astype(self.dtype)
 
 
@@ -103,12 +106,14 @@ class ConvLSTM(nn.Module):
   kernel_size: tuple[int, int] = (3, 3)
   peephole: bool = False
   unroll: int = 1
+  conv_impl: str = 'auto'  # of the input gates' convolution (`FrameConv`)
   dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x):
     in_features = x.shape[-1] + self.features
-    x_gates = FrameConv(4 * self.features, self.kernel_size, dtype=self.dtype, name='input_gates',
+    x_gates = FrameConv(4 * self.features, self.kernel_size, self.conv_impl, dtype=self.dtype,
+                        name='input_gates',
                         kernel_init=gates_kernel_init(in_features, 0, x.shape[-1]))(x)
     scan = nn.scan(ConvLSTMCell, variable_broadcast='params', split_rngs={'params': False},
                    in_axes=1, out_axes=1, unroll=self.unroll)

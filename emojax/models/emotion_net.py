@@ -111,7 +111,8 @@ class EmotionNet(nn.Module):
     fused = []
     if self.use_convlstm:
       hidden = ConvLSTM(self.convlstm_features or channels // 2, peephole=self.convlstm_peephole,
-                        unroll=self.scan_unroll, dtype=self.dtype, name='convlstm')(features)
+                        unroll=self.scan_unroll, conv_impl=self.conv_impl, dtype=self.dtype,
+                        name='convlstm')(features)
       fused.append(hidden[:, -1].mean(axis=(1, 2)))
     if self.use_transformer:
       tokens = features.mean(axis=(2, 3))

