@@ -74,7 +74,7 @@ def test_a_prepared_build_reads_back_its_classes_and_the_folder_it_came_from(bro
       os.path.dirname(os.path.dirname(builder.data_dir))))
   assert again.is_prepared() and again.info.features['label'].names == ['calm', 'happy']
   assert again.info.metadata['manual_dir'] == os.path.realpath(fake.root)
-  video_folder.check_source(again, fake.root)
+  again.check_prepared(fake.root)
   with pytest.raises(archives.ManualDirError, match='give each folder a data_dir of its own'):
     again.download_and_prepare(download_config=tfds.download.DownloadConfig(
         manual_dir=os.fspath(tmp_path)))
