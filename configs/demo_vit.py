@@ -17,8 +17,11 @@ import ml_collections
 
 from configs import default
 
-# The demo's encoder: 2 x 8 x 8 tubelets of 8 frames of 32 x 32 (4 x 4 x 4 tokens), 64 wide.
-ENCODER = dict(patch_size=8, tubelet_size=2, embed_dim=64, depth=4, num_heads=4, mlp_ratio=4.0,
+# The demo's encoder: VideoMAE's 2 x 16 x 16 tubelets on 8 frames of 32 x 32 (4 x 2 x 2 tokens),
+# 64 wide. With 8 x 8 patches (4 x 4 x 4 tokens) this ViT stayed at chance on these faces: the
+# expression is a few pixels' change, and the mean over many small tokens of a still-linear
+# embedding carries no position; a 16 x 16 patch's embedding sees where in the face a pixel is.
+ENCODER = dict(patch_size=16, tubelet_size=2, embed_dim=64, depth=4, num_heads=4, mlp_ratio=4.0,
                positional='sinusoidal')
 
 
