@@ -8,7 +8,9 @@ whom is in `default`, which configs/demo_vit.py fine-tunes and tests on (as MAE-
 VoxCeleb2's people and tests on DFEW's). Every video is one fold (`protocol='all'`), labels unread;
 the run ends with the masked reconstruction error and `fold_0/reconstructions.png`. Settings as
 configs/pretrain_mae.py (90 % tube masking, AdamW betas (0.9, 0.95), weight decay 0.05, warm-up
-then cosine) with the demo ViT's encoder and a 2-block, 32-wide decoder.
+then cosine) with the demo ViT's encoder and a 2-block, 32-wide decoder. On the demo's 2 x 2
+tubelet positions per time slot, 90 % masking hides 3 (`int(0.9 * 4)`): the encoder sees one
+quarter of the face through the clip and the decoder draws the other three.
 """
 import ml_collections
 
