@@ -18,9 +18,9 @@ import ml_collections
 from configs import default
 
 # The demo's encoder: VideoMAE's 2 x 16 x 16 tubelets on 8 frames of 32 x 32 (4 x 2 x 2 tokens),
-# 64 wide. With 8 x 8 patches (4 x 4 x 4 tokens) this ViT stayed at chance on these faces: the
-# expression is a few pixels' change, and the mean over many small tokens of a still-linear
-# embedding carries no position; a 16 x 16 patch's embedding sees where in the face a pixel is.
+# 64 wide. With 2 x 8 x 8 tubelets (4 x 4 x 4 tokens) the ViT sits at chance for a longer start
+# (shorter runs ended there) and each step costs more: the class is a change of a few pixels, and
+# the mean over many small tokens keeps little of where in the face it happened (docs/models.md).
 ENCODER = dict(patch_size=16, tubelet_size=2, embed_dim=64, depth=4, num_heads=4, mlp_ratio=4.0,
                positional='sinusoidal')
 
@@ -52,7 +52,7 @@ def get_config():
   config.warmup_epochs = 1.0
   config.label_smoothing = 0.1
   # Flips only: the default crop shifts, colour jitter and temporal jitter were dropped while the
-  # ViT stayed at chance with 8 x 8 patches (not their fault) and not tried again since.
+  # ViT stayed at chance with 8 x 8 patches and short runs, and not tried again since.
   config.augment.random_crop = False
   config.augment.brightness = 0.0
   config.augment.contrast = 0.0
