@@ -19,8 +19,8 @@ from configs import default
 
 # The demo's encoder: VideoMAE's 2 x 16 x 16 tubelets on 8 frames of 32 x 32 (4 x 2 x 2 tokens),
 # 64 wide. With 2 x 8 x 8 tubelets (4 x 4 x 4 tokens) the ViT sits at chance for a longer start
-# (shorter runs ended there) and each step costs more: the class is a change of a few pixels, and
-# the mean over many small tokens keeps little of where in the face it happened (docs/models.md).
+# (shorter runs ended there) and each step costs more; likely because the class is a change of a
+# few pixels and the mean over many small tokens keeps little of where it happened (docs/models.md).
 ENCODER = dict(patch_size=16, tubelet_size=2, embed_dim=64, depth=4, num_heads=4, mlp_ratio=4.0,
                positional='sinusoidal')
 
