@@ -69,6 +69,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.eval_batch_size = 8
   config.num_epochs = 100
   config.optimizer = 'adam'
+  config.adam_b2 = 0.999  # Adam's second-moment decay; masked-autoencoder pretraining takes 0.95
   config.learning_rate = 1e-3
   config.schedule = 'constant'
   config.warmup_epochs = 0.0

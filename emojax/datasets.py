@@ -65,28 +65,49 @@ def dataset_builder(config):
     raise ConfigError(f'config.dataset.config={config.dataset.config!r}: {e}') from None
 
 
+def _check_prepared(builder, config) -> None:
+  """The builder's check that its prepared dataset is the one `config.dataset.manual_dir` would
+  build (`tfds_builders.common.ArrayRecordBuilder.check_prepared`)."""
+  if not config.dataset.manual_dir:
+    return
+  try:
+    builder.check_prepared(config.dataset.manual_dir)
+  except archives.ManualDirError as e:
+    raise ConfigError(f'config.dataset.manual_dir={config.dataset.manual_dir!r}: {e}') from None
+
+
+def _build(builder, config) -> None:
+  """`download_and_prepare` from `config.dataset.manual_dir`; a missing or unusable release is a
+  ConfigError naming the setting."""
+  try:
+    builder.download_and_prepare(
+        file_format='array_record',
+        download_config=tfds.download.DownloadConfig(
+            manual_dir=config.dataset.manual_dir or None))
+  except archives.ManualDirError as e:
+    first = str(e).split('\n\n')[0].split(' Pass it with')[0]
+    raise ConfigError(
+        f'config.dataset.manual_dir={config.dataset.manual_dir!r}: {first} Unpack the '
+        f'licence-gated release into a folder M and pass it as config.dataset.manual_dir; what '
+        f'to request and the layout expected: tfds_builders/{config.dataset.name}/README.md'
+    ) from None
+
+
 def prepared_builder(config, builder=None):
   """The TFDS builder of `config.dataset` (or `builder`, made from it), built first
-  (download_and_prepare) if needed.
+  (download_and_prepare) if needed; a prepared one is checked against `config.dataset.manual_dir`
+  first (the builder's `check_prepared`: e.g. `video_folder` built from another folder).
 
   With several processes, process 0 builds while the others wait, then all read it: the data_dir
   must be storage that every host shares.
   """
   builder = builder or dataset_builder(config)
   several = jax.distributed.is_initialized()  # asks no backend: a build claims no device
-  if (not several or jax.process_index() == 0) and not is_built(builder):
-    try:
-      builder.download_and_prepare(
-          file_format='array_record',
-          download_config=tfds.download.DownloadConfig(
-              manual_dir=config.dataset.manual_dir or None))
-    except archives.ManualDirError as e:
-      first = str(e).split('\n\n')[0].split(' Pass it with')[0]
-      raise ConfigError(
-          f'config.dataset.manual_dir={config.dataset.manual_dir!r}: {first} Unpack the '
-          f'licence-gated release into a folder M and pass it as config.dataset.manual_dir; what '
-          f'to request and the layout expected: tfds_builders/{config.dataset.name}/README.md'
-      ) from None
+  if not several or jax.process_index() == 0:
+    if is_built(builder):
+      _check_prepared(builder, config)
+    else:
+      _build(builder, config)
   if several:
     sharding.sync_processes('emojax: dataset prepared by process 0')
     builder = dataset_builder(config)

@@ -6,6 +6,8 @@ import tensorflow_datasets as tfds
 
 import tfds_builders  # noqa: F401  (registers the builders)
 from conftest import build_splits, labelled
+from emojax import datasets
+from emojax.errors import ConfigError
 from tfds_builders import archives, cli, common
 from tfds_builders.video_folder import VideoFolder, VideoFolderConfig, video_folder
 from tfds_builders.video_folder import fake_archive as fake_folder
@@ -74,10 +76,24 @@ def test_a_prepared_build_reads_back_its_classes_and_the_folder_it_came_from(bro
       os.path.dirname(os.path.dirname(builder.data_dir))))
   assert again.is_prepared() and again.info.features['label'].names == ['calm', 'happy']
   assert again.info.metadata['manual_dir'] == os.path.realpath(fake.root)
-  video_folder.check_source(again, fake.root)
+  again.check_prepared(fake.root)
   with pytest.raises(archives.ManualDirError, match='give each folder a data_dir of its own'):
     again.download_and_prepare(download_config=tfds.download.DownloadConfig(
         manual_dir=os.fspath(tmp_path)))
+
+
+def test_a_run_loading_a_build_of_another_folder_stops_naming_the_setting(broken_tree, tmp_path,
+                                                                          make_config):
+  """launch.py reuses a prepared dataset without building it: the builder's `check_prepared`
+  still compares the folder."""
+  builder = broken_tree[1]['tiny'][0]
+  again = VideoFolder(config=builder.builder_config, data_dir=os.path.dirname(
+      os.path.dirname(os.path.dirname(builder.data_dir))))
+  config = make_config(**{'dataset.manual_dir': os.fspath(tmp_path)})
+  with pytest.raises(ConfigError, match=r'config.dataset.manual_dir=.* give each folder a data'):
+    datasets.prepared_builder(config, again)
+  assert datasets.prepared_builder(make_config(**{'dataset.manual_dir': broken_tree[0].root}),
+                                   again) is again
 
 
 def test_a_rebuild_with_overwrite_takes_the_classes_the_folder_has_now(tmp_path):

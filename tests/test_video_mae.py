@@ -150,34 +150,6 @@ def test_bfloat16_computes_in_bfloat16_and_returns_float32(mae):
   assert state['intermediates']['decoder']['block_0']['__call__'][0].dtype == jnp.bfloat16
 
 
-def _vit_params(**fields):
-  vit = video_vit.VideoViT(num_classes=3, **{**ENCODER, **fields})
-  return random_variables(vit, _clip(), train=False, seed=7)['params']
-
-
-def test_fine_tuning_starts_from_the_pretrained_encoder_and_a_new_head(mae):
-  _, variables, _ = mae
-  vit = _vit_params()
-  params = video_mae.encoder_init(vit, variables['params'])
-  assert jax.tree.structure(params) == jax.tree.structure(vit)
-  for new, old in zip(jax.tree.leaves(params['encoder']),
-                      jax.tree.leaves(variables['params']['encoder'])):
-    np.testing.assert_array_equal(new, old)
-  for part in ('fc_norm', 'head'):
-    for new, old in zip(jax.tree.leaves(params[part]), jax.tree.leaves(vit[part])):
-      np.testing.assert_array_equal(new, old)
-
-
-@pytest.mark.parametrize('fields, message', [
-    (dict(depth=2), 'encoder/block_1/.* is missing from the pretrained model'),
-    (dict(embed_dim=16), 'config.model.embed_dim')])
-def test_an_encoder_of_another_shape_names_the_parameter_and_settings(mae, fields, message):
-  shapes = jax.eval_shape(lambda: video_vit.VideoViT(num_classes=3, **{**ENCODER, **fields}).init(
-      _key(0), _clip(), train=False))['params']
-  with pytest.raises(ValueError, match=message):
-    video_mae.encoder_init(shapes, mae[1]['params'])
-
-
 def _write_png(path, rgb):
   """The figure as a person would look at it (the run writes the same array)."""
   assert cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))

@@ -127,11 +127,3 @@ def test_layer_ids_embedding_zero_blocks_in_order_head_last():
   assert {ids['encoder'][f'block_{i}']['mlp']['fc2']['kernel'] for i in range(3)} == {1, 2, 3}
   assert set(jax.tree.leaves(ids['encoder']['block_1'])) == {2}
   assert set(jax.tree.leaves([ids['fc_norm'], ids['head']])) == {4}
-
-
-def test_layer_decay_scales_follow_videomae():
-  scales = video_vit.layer_decay_scales(_vit_params(depth=2), 0.5)
-  assert scales['head']['kernel'] == 1.0
-  assert scales['encoder']['block_1']['norm1']['scale'] == 0.5
-  assert scales['encoder']['block_0']['norm1']['scale'] == 0.25
-  assert scales['encoder']['patch_embed']['kernel'] == 0.125

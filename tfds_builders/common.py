@@ -164,6 +164,21 @@ class ArrayRecordBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True
   def __init__(self, *, file_format=None, **kwargs):
     super().__init__(file_format=file_format or DEFAULT_FILE_FORMAT, **kwargs)
 
+  def check_prepared(self, manual_dir: os.PathLike | str) -> None:
+    """Raises `archives.ManualDirError` when the dataset prepared in this data_dir is not what a
+    build from `manual_dir` would be (a builder that reads any folder, e.g. `video_folder`, was
+    built from another); nothing by default. Runs before a prepared dataset is reused: in
+    `download_and_prepare`, and when a run loads its dataset (`emojax.datasets`)."""
+    del manual_dir
+
+  def download_and_prepare(self, *args, **kwargs):
+    """TFDS's, after `check_prepared` where this data_dir holds a build that would be reused."""
+    config = kwargs.get('download_config')
+    if (config is not None and config.manual_dir and not config.download_mode.overwrite_dataset
+        and self.is_prepared()):
+      self.check_prepared(config.manual_dir)
+    super().download_and_prepare(*args, **kwargs)
+
 
 class VideoBuilder(ArrayRecordBuilder, skip_registration=True):
   """Base of the manual_dir video builders: features, array_record, workers.

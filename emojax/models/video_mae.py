@@ -21,8 +21,10 @@ The mask is drawn from the 'mask' RNG stream (`model.apply(..., rngs={'mask': ke
 key2})`), or passed as `mask=`; either way it masks `num_masked_per_slot(...)` of the H' x W'
 positions in each of the T' temporal slots.
 
-Fine-tuning starts from the pretrained `encoder` sub-tree (`encoder_init`); the pretraining
-model's `encoder_norm` is left behind, as VideoMAE's fine-tuning (mean pooling) does.
+Fine-tuning starts a `video_vit` from the pretrained `encoder` sub-tree through the stage
+mechanism (`config.init_from.workdir`, `config.init_from.subtrees=('encoder',)`,
+`emojax.train.stages`); the pretraining model's `encoder_norm` is left behind, as VideoMAE's
+fine-tuning (mean pooling) does.
 """
 from __future__ import annotations
 
@@ -157,34 +159,6 @@ class VideoMAE(nn.Module):
     target = patch_targets(clip, self.tubelet_size, self.patch_size, self.normalize_target)
     return {'prediction': prediction.astype(jnp.float32),
             'target': jax.lax.stop_gradient(target), 'mask': mask}
-
-
-def encoder_init(finetune_params, pretrained_params):
-  """`finetune_params` (a `VideoViT`'s) with its `encoder` sub-tree replaced by the pretrained
-  model's (a `VideoMAE`'s, or another `VideoViT`'s); `fc_norm` and `head` stay as given (new).
-
-  Raises ValueError naming the first parameter whose path or shape differs: the two models must
-  share patch and tubelet size, width, depth, heads, MLP ratio and positional embedding (and, with
-  learned positions, the clip's token grid).
-  """
-  new, old = finetune_params['encoder'], pretrained_params['encoder']
-  new_leaves = dict(jax.tree_util.tree_leaves_with_path(new))
-  old_leaves = dict(jax.tree_util.tree_leaves_with_path(old))
-
-  def name(path):
-    return 'encoder/' + jax.tree_util.keystr(path, simple=True, separator='/')
-
-  for path in sorted(set(new_leaves) | set(old_leaves), key=name):
-    if path not in old_leaves or path not in new_leaves:
-      where = 'pretrained' if path not in old_leaves else 'fine-tuned'
-      raise ValueError(f'{name(path)} is missing from the {where} model: the encoders differ in '
-                       'depth or positional embedding (config.model.depth, .positional)')
-    if new_leaves[path].shape != old_leaves[path].shape:
-      raise ValueError(f'{name(path)}: pretrained shape {old_leaves[path].shape}, fine-tuned '
-                       f'{new_leaves[path].shape}; config.model.embed_dim, .num_heads, '
-                       '.mlp_ratio, .patch_size, .tubelet_size (and with learned positions '
-                       'num_frames and image_size) must match the pretraining run')
-  return {**finetune_params, 'encoder': old}
 
 
 def reconstruction_grid(clip: np.ndarray, prediction: np.ndarray, mask: np.ndarray, *,

@@ -28,8 +28,8 @@ the head run in float32, so logits are float32. `attention_impl='cudnn'` takes c
 attention (`jax.nn.dot_product_attention`; NVIDIA GPUs, bfloat16 or float16) instead of XLA's,
 which holds every token pair's score in memory.
 
-`layer_ids` / `layer_decay_scales` give each parameter its layer for layer-wise learning-rate decay
-(BEiT, VideoMAE fine-tuning).
+`layer_ids` gives each parameter its layer for layer-wise learning-rate decay (BEiT, VideoMAE
+fine-tuning; `config.layer_decay`, applied by `emojax.train.state.make_optimizer`).
 """
 from __future__ import annotations
 
@@ -266,12 +266,3 @@ def layer_ids(params):
     return 0
 
   return jax.tree_util.tree_map_with_path(layer, params)
-
-
-def layer_decay_scales(params, decay: float):
-  """Learning-rate multipliers: `decay ** (depth + 1 - layer_id)`, 1 for the head, `decay **
-  (depth + 1)` for the embedding. An optimizer multiplies each parameter's update by its scale
-  (VideoMAE's `lr_scale` per parameter group; with AdamW this scales its weight decay step too,
-  as PyTorch's per-group learning rate does)."""
-  depth = num_blocks(params)
-  return jax.tree.map(lambda i: float(decay) ** (depth + 1 - i), layer_ids(params))

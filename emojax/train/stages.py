@@ -27,6 +27,8 @@ from emojax.errors import ConfigError, DataError
 from emojax.pretrained import start as pretrained_start
 
 COLLECTIONS = ('params', 'batch_stats')
+SAME_SHAPES = ("the config.model settings that shape the sub-tree (and the input's, where they "
+               "size parameters) must be the source run's (its config.json)")
 
 
 def stage_dir(run_dir: str, name: str) -> str:
@@ -71,13 +73,17 @@ def _copy_subtrees(variables: dict, source: dict, subtrees: Sequence[str], where
           raise ConfigError(f'config.init_from.subtrees: {subtree!r} is in both {taken[subtree]} '
                             f'and {where}; name each sub-tree of one source')
         taken[subtree] = where
+      lacking = [k for k in flat if k.startswith(f'{collection}/{prefix}') and k not in loaded]
+      if keys and lacking:
+        raise ConfigError(f'config.init_from.subtrees: this model has {lacking[0]}, which '
+                          f'{where} lacks; {SAME_SHAPES}')
       for key in keys:
         if key not in flat:
           raise ConfigError(f'config.init_from.subtrees: {where} has {key}, which this model '
-                            'lacks (a sub-tree of another model?)')
+                            f'lacks (a sub-tree of another model?); {SAME_SHAPES}')
         if flat[key].shape != loaded[key].shape:
           raise ConfigError(f'config.init_from.subtrees: {key} of {where} has shape '
-                            f'{loaded[key].shape}, this model {flat[key].shape}')
+                            f'{loaded[key].shape}, this model {flat[key].shape}; {SAME_SHAPES}')
         flat[key] = np.asarray(loaded[key], flat[key].dtype)
   return traverse_util.unflatten_dict(flat, sep='/')
 

@@ -112,8 +112,9 @@ def make_optimizer(config, steps_per_epoch: int, frozen: Sequence[str] = (),
   under the `frozen` path prefixes unchanged."""
   schedule = learning_rate_schedule(config, steps_per_epoch)
   if config.optimizer == 'adam':
-    opt = optax.adamw(schedule, weight_decay=config.weight_decay, mask=kernel_mask) if (
-        config.weight_decay) else optax.adam(schedule)
+    opt = (optax.adamw(schedule, b2=config.adam_b2, weight_decay=config.weight_decay,
+                       mask=kernel_mask) if config.weight_decay
+           else optax.adam(schedule, b2=config.adam_b2))
   elif config.optimizer == 'sgd':
     opt = optax.chain(optax.add_decayed_weights(config.weight_decay, kernel_mask),
                       optax.sgd(schedule, momentum=0.9, nesterov=True))

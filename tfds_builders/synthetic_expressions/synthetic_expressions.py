@@ -77,6 +77,10 @@ class SyntheticExpressions(common.ArrayRecordBuilder):
           name='default',
           description='48 subjects x 6 classes x 2 videos, 16 frames of 64x64.'),
       SyntheticExpressionsConfig(
+          name='other_subjects', seed=1,
+          description='48 other subjects (seed 1) x 6 classes x 2 videos, 16 frames of 64x64: '
+          "none of `default`'s people, e.g. to pretrain on before fine-tuning on `default`."),
+      SyntheticExpressionsConfig(
           name='tiny', num_subjects=6, videos_per_class=1, num_frames=8,
           image_size=32,
           description='6 subjects x 6 classes x 1 video, 8 frames of 32x32; '

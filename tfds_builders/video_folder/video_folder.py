@@ -205,17 +205,6 @@ def list_folder(manual_dir: os.PathLike | str, labelled: bool) -> tuple[Listing,
   return list_tree(manual_dir, settings, labelled), settings
 
 
-def check_source(builder, manual_dir: os.PathLike | str) -> None:
-  """Raises ManualDirError when the prepared dataset of `builder` was built from another folder
-  than `manual_dir`: every folder of one's own needs a data_dir of its own."""
-  built_from = builder.info.metadata.get('manual_dir') if builder.info.metadata else None
-  if built_from and os.path.realpath(built_from) != os.path.realpath(manual_dir):
-    raise archives.ManualDirError(
-        f'{builder.data_dir} holds video_folder built from {built_from}, not from {manual_dir}: '
-        'give each folder a data_dir of its own (--config.dataset.data_dir=D, or --data_dir=D '
-        'of the builders\' command), or rebuild this one with --overwrite')
-
-
 _INSTRUCTIONS = f"""\
 Any folder of videos of your own (see tfds_builders/video_folder/README.md).
 
@@ -271,13 +260,15 @@ class VideoFolder(common.VideoBuilder):
   def _info_metadata(self) -> tfds.core.MetadataDict:
     return tfds.core.MetadataDict()
 
-  def download_and_prepare(self, *args, **kwargs):
-    """As every builder's, after `check_source` where this data_dir already holds a build."""
-    config = kwargs.get('download_config')
-    if (config is not None and config.manual_dir and self.is_prepared()
-        and config.download_mode != tfds.download.GenerateMode.FORCE_REDOWNLOAD):
-      check_source(self, config.manual_dir)
-    super().download_and_prepare(*args, **kwargs)
+  def check_prepared(self, manual_dir: os.PathLike | str) -> None:
+    """Raises ManualDirError when this data_dir's build was made from another folder than
+    `manual_dir`: every folder of one's own needs a data_dir of its own."""
+    built_from = self.info.metadata.get('manual_dir') if self.info.metadata else None
+    if built_from and os.path.realpath(built_from) != os.path.realpath(manual_dir):
+      raise archives.ManualDirError(
+          f'{self.data_dir} holds video_folder built from {built_from}, not from {manual_dir}: '
+          'give each folder a data_dir of its own (--config.dataset.data_dir=D, or --data_dir=D '
+          "of the builders' command), or rebuild this one with --overwrite")
 
   def _split_generators(self, dl_manager):
     manual_dir = self._manual_dir(dl_manager)
