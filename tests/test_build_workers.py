@@ -8,6 +8,7 @@ import time
 import pytest
 
 from tfds_builders import common, fakes, workers
+from tfds_builders.oulu_casia import OuluCasia
 from tfds_builders.oulu_casia import fake_archive as oulu_fake
 
 from conftest import ROOT
@@ -37,6 +38,7 @@ POOL_SCRIPT = f'''
 import functools, sys
 sys.path.insert(0, {ROOT!r})
 from tfds_builders import common, fakes, workers
+from tfds_builders.oulu_casia import OuluCasia
 sources = [common.Source(f'v{{k}}', 'happiness', 'S1', f'/v{{k}}') for k in range(3)]
 spec = common.ClipConfig(name='tiny', size=8)
 done = sorted(r[0] for r in workers.map_sources(sources, spec, 2, fakes.crash_on))
@@ -148,7 +150,8 @@ def test_standard_build_from_stdin_killed_midway_finishes_when_run_again(tmp_pat
   assert again.returncode == 0, again.stderr[-3000:]
   line = again.stdout.split('BUILT')[1].split()
   assert line[0] == '6' and line[2] == 'True', again.stdout
-  assert line[1] == str(data_dir / 'oulu_casia' / 'tiny' / '2.0.0' / common.MANIFEST_NAME)
+  version = str(OuluCasia.VERSION)
+  assert line[1] == str(data_dir / 'oulu_casia' / 'tiny' / version / common.MANIFEST_NAME)
 
 
 class _Recorder:
