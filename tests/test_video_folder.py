@@ -5,7 +5,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 import tfds_builders  # noqa: F401  (registers the builders)
-from conftest import build_splits, labelled
+from conftest import build_splits, labelled, tiny_config
 from emojax import datasets
 from emojax.errors import ConfigError
 from tfds_builders import archives, cli, common
@@ -82,17 +82,16 @@ def test_a_prepared_build_reads_back_its_classes_and_the_folder_it_came_from(bro
         manual_dir=os.fspath(tmp_path)))
 
 
-def test_a_run_loading_a_build_of_another_folder_stops_naming_the_setting(broken_tree, tmp_path,
-                                                                          make_config):
+def test_a_run_loading_a_build_of_another_folder_stops_naming_the_setting(broken_tree, tmp_path):
   """launch.py reuses a prepared dataset without building it: the builder's `check_prepared`
   still compares the folder."""
   builder = broken_tree[1]['tiny'][0]
   again = VideoFolder(config=builder.builder_config, data_dir=os.path.dirname(
       os.path.dirname(os.path.dirname(builder.data_dir))))
-  config = make_config(**{'dataset.manual_dir': os.fspath(tmp_path)})
+  config = tiny_config(**{'dataset.manual_dir': os.fspath(tmp_path)})
   with pytest.raises(ConfigError, match=r'config.dataset.manual_dir=.* give each folder a data'):
     datasets.prepared_builder(config, again)
-  assert datasets.prepared_builder(make_config(**{'dataset.manual_dir': broken_tree[0].root}),
+  assert datasets.prepared_builder(tiny_config(**{'dataset.manual_dir': broken_tree[0].root}),
                                    again) is again
 
 

@@ -166,9 +166,8 @@ class ArrayRecordBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True
 
   def check_prepared(self, manual_dir: os.PathLike | str) -> None:
     """Raises `archives.ManualDirError` when the dataset prepared in this data_dir is not what a
-    build from `manual_dir` would be (a builder that reads any folder, e.g. `video_folder`, was
-    built from another); nothing by default. Runs before a prepared dataset is reused: in
-    `download_and_prepare`, and when a run loads its dataset (`emojax.datasets`)."""
+    build from `manual_dir` would be (e.g. `video_folder` built from another folder). Runs before
+    a prepared dataset is reused: in `download_and_prepare`, and when a run loads it."""
     del manual_dir
 
   def download_and_prepare(self, *args, **kwargs):
