@@ -23,7 +23,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from emojax.models.resnet3d import CONV3D_IMPLS, auto_conv3d_impl, conv3d_matmul
+from emojax.models.resnet3d import conv3d, conv3d_matmul
 
 
 def gates_kernel_init(in_features: int, start: int, stop: int):
@@ -51,10 +51,7 @@ class FrameConv(nn.Module):
     kernel = self.param('kernel', self.kernel_init, (*self.kernel_size, x.shape[-1], self.features))
     bias = self.param('bias', nn.initializers.zeros_init(), (self.features,))
     x, kernel = x.astype(self.dtype), kernel[None].astype(self.dtype)
-    impl = self.impl
-    if impl == 'auto':
-      impl = auto_conv3d_impl(x.shape, kernel.shape, (1, 1, 1), jax.default_backend())
-    return CONV3D_IMPLS[impl](x, kernel, (1, 1, 1)) + bias.astype(self.dtype)
+    return conv3d(x, kernel, (1, 1, 1), self.impl) + bias.astype(self.dtype)
 
 
 class ConvLSTMCell(nn.Module):

@@ -173,6 +173,17 @@ def auto_conv3d_impl(input_shape, kernel_shape, strides, backend: str) -> str:
   return 'frames'
 
 
+def conv3d(x, kernel, strides, impl: str = 'auto'):
+  """The 'SAME' 3D convolution of `x` by `kernel` computed by `impl` (`CONV3D_IMPLS`, or 'auto':
+  `auto_conv3d_impl` for the layer's shapes and the backend)."""
+  if impl == 'auto':
+    impl = auto_conv3d_impl(x.shape, kernel.shape, strides, jax.default_backend())
+  if impl not in CONV3D_IMPLS:
+    raise ValueError(f'config.model.conv_impl={impl!r}: expected one of '
+                     f"{['auto', *CONV3D_IMPLS]}")
+  return CONV3D_IMPLS[impl](x, kernel, strides)
+
+
 class Conv3D(nn.Module):
   """3D convolution, 'SAME' padding, `[B, T, H, W, C]`; parameters laid out as `nn.Conv`'s.
 
@@ -203,13 +214,7 @@ class Conv3D(nn.Module):
     if self.frame_difference:
       kernel_x, kernel_d = jnp.split(kernel, 2, axis=3)
       kernel = kernel_x + kernel_d
-    impl = self.impl
-    if impl == 'auto':
-      impl = auto_conv3d_impl(x.shape, kernel.shape, strides, jax.default_backend())
-    if impl not in CONV3D_IMPLS:
-      raise ValueError(f'config.model.conv_impl={self.impl!r}: expected one of '
-                       f"{['auto', *CONV3D_IMPLS]}")
-    y = CONV3D_IMPLS[impl](x, kernel, strides)
+    y = conv3d(x, kernel, strides, self.impl)
     if self.frame_difference:
       y = y - conv3d_of_still(x[:, 0], kernel_d, strides, x.shape[1])
     if self.use_bias:
