@@ -89,6 +89,15 @@ class P3DBlock(nn.Module):
     return self.act(residual_shortcut(residual, y, self.conv, self.norm, self.strides) + y)
 
 
+def channel_max(x):
+  """The maximum over the last axis (kept), its gradient all to the first channel that holds it,
+  as PyTorch's `torch.max(x, dim)` gives it. JAX's own gradient of a maximum divides by the number
+  of entries equal to it, 0/0 where XLA recomputes `x` with other roundings than the maximum saw
+  (XLA:CPU does at optimisation level 0)."""
+  first = jax.nn.one_hot(jnp.argmax(x, axis=-1), x.shape[-1], dtype=x.dtype)
+  return (x * first).sum(axis=-1, keepdims=True)
+
+
 class SpatialAttention3D(nn.Module):
   """Weights every spatial position of every frame: `x * sigmoid(conv3d([mean_c x, max_c x]))`.
 
@@ -100,7 +109,7 @@ class SpatialAttention3D(nn.Module):
 
   @nn.compact
   def __call__(self, x):
-    pooled = jnp.concatenate([x.mean(axis=-1, keepdims=True), x.max(axis=-1, keepdims=True)], -1)
+    pooled = jnp.concatenate([x.mean(axis=-1, keepdims=True), channel_max(x)], -1)
     logits = Conv3D(1, tuple(self.kernel_size), use_bias=True, impl=self.conv_impl,
                     dtype=self.dtype, name='conv')(pooled)
     return x * jax.nn.sigmoid(logits.astype(jnp.float32)).astype(x.dtype)
