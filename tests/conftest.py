@@ -70,6 +70,16 @@ TINY_MODELS = {
 }
 
 
+def first_fast(cases, fast=1, one_argument=False):
+  """Parametrize cases (tuples of arguments, or values of `one_argument`): the first `fast` run in
+  the fast tier (`-m 'not slow'`), the others with the whole suite only: equivalence checks over
+  many shapes or models, each compiling programs of its own."""
+  import pytest
+  return list(cases[:fast]) + [
+      pytest.param(*((case,) if one_argument else case), marks=pytest.mark.slow)
+      for case in cases[fast:]]
+
+
 def set_fields(config, fields):
   """Sets dotted keys of a config: {'model.width': 4} -> config.model.width = 4."""
   for key, value in fields.items():
@@ -131,7 +141,7 @@ def run_python(args, devices: int | None = None, timeout: int = 900, **kwargs):
   """`python ARGS` in the repository root on the CPU (with `devices` fake CPU devices)."""
   env = dict(os.environ, JAX_PLATFORMS='cpu')
   if devices:
-    env['XLA_FLAGS'] = f'--xla_force_host_platform_device_count={devices}'
+    env['XLA_FLAGS'] = f'{env.get("XLA_FLAGS", "")} --xla_force_host_platform_device_count={devices}'
   return subprocess.run([sys.executable, *args], env=env, cwd=ROOT, capture_output=True, text=True,
                         timeout=timeout, **kwargs)
 

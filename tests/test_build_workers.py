@@ -20,6 +20,7 @@ def _sources(n):
   return [common.Source(f'v{k}', 'happiness', f'S{k % 2}', f'/archive/v{k}') for k in range(n)]
 
 
+@pytest.mark.slow
 def test_a_worker_that_dies_costs_only_the_video_it_held(tmp_path):
   """A segfault in one video: that video is skipped and named with the signal, the others
   build in the replacement worker and the one left."""
@@ -46,6 +47,7 @@ print('BUILT', *done)
 '''
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('context', ['stdin', 'unguarded script'])
 def test_workers_start_from_any_python_context(tmp_path, context):
   """`python -` (no file for spawned workers to re-run) and a script without a

@@ -12,7 +12,7 @@ from flax import traverse_util
 from emojax import models
 from emojax.train import validate
 
-from conftest import ROOT, stored_facts
+from conftest import ROOT, first_fast, stored_facts
 
 CONFIGS = sorted(os.path.splitext(f)[0] for f in os.listdir(os.path.join(ROOT, 'configs'))
                  if f.endswith('.py') and f not in ('__init__.py', 'default.py', 'stages.py'))
@@ -24,7 +24,9 @@ def _get_config(name):
   return importlib.import_module(f'configs.{name}').get_config()
 
 
-@pytest.mark.parametrize('name', CONFIGS)
+# The demo's and the main paper's configs in the fast tier; every config with the whole suite.
+@pytest.mark.parametrize('name', first_fast(
+    ['demo', 'oulu', *(c for c in CONFIGS if c not in ('demo', 'oulu'))], 2, one_argument=True))
 def test_config_is_valid_for_its_dataset(name):
   config = _get_config(name)
   validate.validate(config, stored_facts(config))
@@ -40,7 +42,7 @@ def _shapes(config, num_classes=7):
   return {k: v.shape for k, v in traverse_util.flatten_dict(variables, sep='/').items()}
 
 
-@pytest.mark.parametrize('name', STAGED)
+@pytest.mark.parametrize('name', first_fast(STAGED, one_argument=True))
 def test_a_configs_stages_hold_the_subtrees_it_starts_from_in_its_shapes(name):
   config = _get_config(name)
   run = _shapes(config)

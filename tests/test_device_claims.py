@@ -1,4 +1,6 @@
 """Checks that run before training (or without it) claim no device."""
+import pytest
+
 from conftest import script_result
 
 SCRIPT = '''
@@ -15,6 +17,7 @@ print('RESULT', json.dumps({'checked': checked, 'examples': len(dataset.source),
 '''
 
 
+@pytest.mark.slow
 def test_checking_a_model_and_building_a_dataset_start_no_backend(tmp_path):
   """`models.check_input` evaluates shapes only, and building a dataset (its workers run on the
   CPU) and loading it leave the accelerator alone: on a GPU host either would otherwise open the

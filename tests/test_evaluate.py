@@ -138,6 +138,7 @@ def test_svm_features_are_averaged_over_a_videos_views():
   np.testing.assert_allclose(feats[:, 0], [0.0, 51 * 2 / 255 - 1], atol=1e-6)  # (-1 + 1) / 2
 
 
+@pytest.mark.slow
 def test_svm_features_of_single_views_drop_padding():
   model = tiny_model('rfscnn')
   x = np.zeros((2, 4, 24, 24, 6), np.float32)

@@ -68,6 +68,7 @@ def test_box_follows_scale_and_translation(detector, astronaut):
   np.testing.assert_allclose(det.landmarks[0], ref.landmarks[0] * scale + [dx, dy], atol=6)
 
 
+@pytest.mark.slow
 def test_batch_matches_one_by_one(detector, astronaut):
   frames = np.stack([astronaut, _canvas(astronaut, 0.75, 120, 90),
                      _canvas(astronaut, 1, -40, 30), np.zeros_like(astronaut)])

@@ -115,6 +115,7 @@ def started():
   return model, pretrained_start.init_variables(model, CLASSES, fresh), clip
 
 
+@pytest.mark.slow
 def test_untrained_head_is_fer2013_zero_shot_on_the_clip(started):
   """New classifier and attention start at zero: the clip's logits are FER2013's own, mapped to
   the dataset's classes and averaged over the frames."""
@@ -127,6 +128,7 @@ def test_untrained_head_is_fer2013_zero_shot_on_the_clip(started):
   np.testing.assert_allclose(got, fer_logits.mean(1)[:, columns], atol=1e-4)
 
 
+@pytest.mark.slow
 def test_frozen_encoder_is_unchanged_through_a_train_step(started):
   model, variables, clip = started
   tx = state_lib.make_optimizer(fer_temporal_config(), 1, models.frozen_prefixes(model))

@@ -14,7 +14,7 @@ from emojax.models.transformer import TransformerEncoder, sinusoidal_encoding
 from emojax.models import attention_lstm, p3d, two_stream
 from emojax.train.state import param_path
 
-from conftest import TINY_MODELS, tiny_input_shape, tiny_model
+from conftest import TINY_MODELS, first_fast, tiny_input_shape, tiny_model
 
 
 def _init_apply(module, x, train=False, **kw):
@@ -76,7 +76,7 @@ def _convlstm_reference(params, x, peephole):
   return jnp.stack(hidden, 1)
 
 
-@pytest.mark.parametrize('peephole,size', [(False, 6), (True, 6), (False, 2)])
+@pytest.mark.parametrize('peephole,size', first_fast([(True, 6), (False, 6), (False, 2)]))
 def test_convlstm_scan_equals_the_equations_step_by_step(peephole, size):
   """On 2x2 maps the input gates are a matrix product (`FrameConv`), else a 2D convolution."""
   x = jax.random.normal(jax.random.key(1), (2, 5, size, size, 3))
@@ -243,7 +243,8 @@ def test_emotion_net_ablation_rows(use_convlstm, use_transformer):
   assert ('transformer' in variables['params']) == use_transformer
 
 
-@pytest.mark.parametrize('name', sorted(TINY_MODELS))
+@pytest.mark.parametrize('name', first_fast(['emotion_net', *sorted(set(TINY_MODELS) - {'emotion_net'})],
+                                            one_argument=True))
 @pytest.mark.parametrize('dtype', ['float32', 'bfloat16'])
 def test_logits_are_float32_in_any_dtype(name, dtype):
   """[B, classes] logits (a frame classifier's [B, T, classes]) in float32, in training too."""
@@ -269,7 +270,7 @@ PAPER_SIZE = {  # model, input, parameter range (docs/models.md)
 }
 
 
-@pytest.mark.parametrize('name', sorted(PAPER_SIZE))
+@pytest.mark.parametrize('name', first_fast(list(PAPER_SIZE), one_argument=True))
 def test_paper_size_parameter_counts(name):
   model, shape, (low, high) = PAPER_SIZE[name]
   variables = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros(shape), train=False))

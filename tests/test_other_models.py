@@ -112,6 +112,7 @@ def test_lstm_attention_matches_numpy():
   np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_attention_lstm_classifies_h_star_and_plain_baseline_has_no_attention():
   model = tiny_model('attention_lstm')
   x = jax.random.normal(jax.random.key(0), tiny_input_shape('attention_lstm'))
@@ -189,6 +190,7 @@ def test_spatial_recursive_layer_merges_and_projects(merge):
       2, 3, 4, 5)
 
 
+@pytest.mark.slow
 def test_fusion_modes():
   a, b = jnp.array([[1.0, 2.0]]), jnp.array([[3.0, -1.0]])
   np.testing.assert_array_equal(two_stream.fuse(a, b, 'concat'), [[1, 2, 3, -1]])

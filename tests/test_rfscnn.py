@@ -44,6 +44,7 @@ def test_paper_config_has_the_papers_sizes():
   assert params['head/kernel'].shape == (64, CLASSES)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('streams,reads_rgb,reads_flow', [
     ('spatial', True, False), ('temporal', False, True), ('both', True, True)])
 def test_a_stream_reads_only_its_channels(streams, reads_rgb, reads_flow):
@@ -59,6 +60,7 @@ def test_a_stream_reads_only_its_channels(streams, reads_rgb, reads_flow):
   assert set(variables['params']) == set(two_stream.stream_names(streams)) | {'fused_norm', 'head'}
 
 
+@pytest.mark.slow
 def test_a_spatial_only_model_takes_rgb_clips_alone():
   model = tiny_model('rfscnn', streams='spatial')
   x = _clips(0)
@@ -72,6 +74,7 @@ def test_a_spatial_only_model_takes_rgb_clips_alone():
           jax.random.key(0), clips, train=False))
 
 
+@pytest.mark.slow
 def test_segments_are_averaged_before_the_fusion():
   """A video's segments: stream features, their mean, then the fusion (SVM) or the head (logits);
   one segment gives the clip's fused feature and logits."""
@@ -90,6 +93,7 @@ def test_segments_are_averaged_before_the_fusion():
   np.testing.assert_allclose(run['fuse_streams'](video), video[:, :8] * video[:, 8:], rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_svm_video_feature_fuses_the_mean_of_its_segments_stream_features():
   """The paper's per-video feature: segments' stream features averaged, then fused (a product of
   means, not a mean of products)."""

@@ -113,6 +113,7 @@ def test_every_class_starts_from_the_same_neutral_face(subject_seed):
   assert last.mean() > 4 * first.max(), (last, first)  # the apexes differ
 
 
+@pytest.mark.slow
 def test_one_frame_does_not_solve_it_but_the_change_does():
   """Nearest class centroid across held-out subjects (fixed seeds: deterministic)."""
   videos, labels, subjects = _render_set(num_subjects=24)

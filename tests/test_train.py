@@ -28,7 +28,10 @@ def _perturbed(params, scale=0.1, seed=2):
   return jax.tree.map(lambda p: p + scale * rng.standard_normal(p.shape).astype(p.dtype), params)
 
 
-@pytest.mark.parametrize('name', sorted(TINY_MODELS))
+# The demo's model and the quickest to compile in the fast tier; the others' programs take 8-20 s each.
+@pytest.mark.parametrize('name', [
+    name if name in ('emotion_net', 'frame_cnn') else pytest.param(name, marks=pytest.mark.slow)
+    for name in sorted(TINY_MODELS)])
 def test_the_train_step_trains_every_model(name):
   """The sharded step, on every registered model (the frame classifier's per-frame logits too):
   its gradient reaches every parameter (Adam's first step moves each one it reaches), BatchNorm
@@ -135,7 +138,7 @@ def test_frozen_mask_by_path_prefix():
 
 @pytest.mark.parametrize('name, switch, frozen', [
     ('attention_lstm', 'freeze_cnn', ('cnn/conv_',)),
-    ('rfscnn', 'freeze_streams', ('spatial/', 'temporal/')),
+    pytest.param('rfscnn', 'freeze_streams', ('spatial/', 'temporal/'), marks=pytest.mark.slow),
 ])
 def test_a_models_frozen_parts_stay_through_a_train_step(name, switch, frozen):
   """The optimizer a run builds for the model leaves the parts it freezes as they were, with their

@@ -2,6 +2,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from emojax import xla_cpu
 
 
@@ -48,6 +50,7 @@ def _compiled_placement(xla_flags):
   return out.split()
 
 
+@pytest.mark.slow
 def test_the_backend_compiles_convolutions_with_eigen_and_dots_with_ynnpack():
   """What XLA:CPU compiled after `import emojax`: the convolution outside YNNPACK's fusions, the
   matrix product inside; with the user's own setting restoring jaxlib's default, both inside."""
