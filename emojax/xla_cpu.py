@@ -15,7 +15,7 @@ flags), and has no effect once a JAX backend is running.
 from __future__ import annotations
 
 import os
-from typing import MutableMapping
+from typing import MutableMapping, Sequence
 
 YNN_FLAG = '--xla_cpu_experimental_ynn_fusion_type'
 YNN_VALUE = 'individual_dot'
@@ -31,12 +31,20 @@ def _jaxlib_version() -> tuple[int, int] | None:
   return int(major), int(minor)
 
 
+def add_flags(flags: Sequence[str], environ: MutableMapping[str, str] = os.environ) -> bool:
+  """Appends each `--name=value` of `flags` to `environ['XLA_FLAGS']` unless a flag of that name
+  is there already (a user's own setting wins); returns whether it changed anything."""
+  present = environ.get('XLA_FLAGS', '')
+  new = [flag for flag in flags if flag.split('=')[0] not in present]
+  if new:
+    environ['XLA_FLAGS'] = ' '.join([present, *new]).strip()
+  return bool(new)
+
+
 def set_default_flags(environ: MutableMapping[str, str] = os.environ,
                       jaxlib_version: tuple[int, int] | None = None) -> bool:
   """Adds emojax's XLA:CPU flags to `environ['XLA_FLAGS']`; returns whether it changed anything."""
   version = jaxlib_version or _jaxlib_version()
-  flags = environ.get('XLA_FLAGS', '')
-  if version not in JAXLIB_VERSIONS_WITH_FLAG or YNN_FLAG in flags:
+  if version not in JAXLIB_VERSIONS_WITH_FLAG:
     return False
-  environ['XLA_FLAGS'] = f'{flags} {YNN_FLAG}={YNN_VALUE}'.strip()
-  return True
+  return add_flags([f'{YNN_FLAG}={YNN_VALUE}'], environ)

@@ -30,10 +30,8 @@ os.environ.setdefault('JAX_DEFAULT_PRNG_IMPL', 'unsafe_rbg')
 # XLA:CPU compiles the tests' tiny programs about five times faster without its MLIR fusion emitters
 # and LLVM optimisation (the tiny train step: 20 s -> 4 s); they run slower, which tiny shapes do
 # not notice. The programs compute the same values up to float rounding.
-_FAST_COMPILE = ('--xla_cpu_use_fusion_emitters=false', '--xla_backend_optimization_level=0')
-os.environ['XLA_FLAGS'] = ' '.join(
-    [os.environ.get('XLA_FLAGS', '')] +
-    [f for f in _FAST_COMPILE if f.split('=')[0] not in os.environ.get('XLA_FLAGS', '')]).strip()
+from emojax import xla_cpu  # noqa: E402 (sets no backend going; emojax's own flags follow it)
+xla_cpu.add_flags(['--xla_cpu_use_fusion_emitters=false', '--xla_backend_optimization_level=0'])
 
 # The demo config shrunk so its programs compile in seconds: depth 10, width 4, 4 frames of 24x24
 # on synthetic_expressions/tiny (6 subjects x 6 classes, 8 frames of 32x32); 3 subject folds, so a
