@@ -219,6 +219,17 @@ class DemoRun:
       return json.load(f)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+  """A test file is one xdist work unit (`--dist loadgroup`), as with `loadfile`, except that the
+  files with tests of the finished demo run are one unit together: the process that trained the
+  run holds its compiled programs, which their folds and evaluations reuse."""
+  uses_demo_run = {item.path for item in items if 'demo_run' in item.fixturenames}
+  for item in items:
+    group = 'demo_run' if item.path in uses_demo_run else item.nodeid.split('::')[0]
+    item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture(scope='session')
 def demo_run(tmp_path_factory, tfds_dir) -> DemoRun:
   """configs/demo.py with `TINY` and `DEMO_RUN`, fold 0, as launch.py runs it (in-process):

@@ -3,9 +3,11 @@ resumes to the numbers of the demo run's fold, which ran through; early stopping
 stopped); a damaged newest checkpoint is set aside and trained again."""
 import dataclasses
 import json
+import logging
 import os
 import shutil
 
+import jax
 import pytest
 
 from emojax.data import folds
@@ -71,27 +73,43 @@ def test_a_damaged_newest_checkpoint_is_set_aside_and_trained_again(
                                                     f'{steps}.unrestorable'])
 
 
+def test_a_fold_after_the_first_in_a_process_traces_and_compiles_nothing_again(
+    reference, tfds_dir, tiny_dataset, tmp_path, caplog):
+  """The demo run's fold 0 resumed 2 steps before its end, in the process that ran it (the
+  programs of a fold are made once per process for equal models, optimizers and meshes): its train
+  steps, evaluations and the frame baseline reuse the first fold's programs."""
+  fold_dir, steps = str(tmp_path / 'fold_0'), reference[1]['steps']
+  shutil.copytree(reference[0], fold_dir)
+  shutil.rmtree(os.path.join(fold_dir, 'checkpoints', str(steps)))
+  with jax.log_compiles(True), caplog.at_level(logging.WARNING):
+    assert _numbers(_train(tfds_dir, tiny_dataset, fold_dir)) == reference[1]
+  made = [r.getMessage() for r in caplog.records if r.getMessage().startswith(
+      ('Finished tracing', 'Compiling'))]
+  assert not made, made
+
+
 @pytest.mark.parametrize('patience, validation, stop', [
     (1, [0.5, 0.5], 2),  # no better than the best: no patience left
     (2, [0.5, 0.4, 0.6, 0.6, 0.6], 5),  # a better epoch gives the patience back
 ])
 def test_early_stopping_stops_when_validation_stops_improving_and_stays_stopped(
     patience, validation, stop, tfds_dir, tiny_dataset, tmp_path, monkeypatch):
-  """Validation accuracies scripted epoch by epoch (the test accuracy: 0.25)."""
+  """Validation accuracies scripted epoch by epoch (the test accuracy: 0.25); a checkpoint at the
+  end of each epoch only."""
   scores = iter(validation)
   fold_dir = str(tmp_path / 'fold_0')
+  settings = dict(num_epochs=6, early_stopping_patience=patience, report_frame_baseline=False,
+                  checkpoint_every_steps=4)
 
   def scripted(fn, variables, source, indices, config, mesh):
     return next(scores) if len(indices) == 6 else 0.25  # the 6 videos of 1 validation subject
 
   monkeypatch.setattr(apply, 'accuracy', scripted)
   logs = []
-  result = _train(tfds_dir, tiny_dataset, fold_dir, logs.append, num_epochs=6,
-                  early_stopping_patience=patience, report_frame_baseline=False)
+  result = _train(tfds_dir, tiny_dataset, fold_dir, logs.append, **settings)
   assert [h['val_accuracy'] for h in result['history']] == validation
   assert result['steps'] == 4 * stop and f'fold 0: early stop at epoch {stop}' in logs
-  again = _train(tfds_dir, tiny_dataset, fold_dir, num_epochs=6, early_stopping_patience=patience,
-                 report_frame_baseline=False)
+  again = _train(tfds_dir, tiny_dataset, fold_dir, **settings)
   assert again['steps'] == result['steps'] and again['history'] == result['history']
 
 

@@ -16,7 +16,7 @@ from emojax.data import record as record_lib
 from emojax.errors import DataError
 from emojax.train import protocol
 
-from conftest import CLASS_NAMES, run_python, tiny_config, tiny_two_stage_config
+from conftest import CLASS_NAMES, param_paths, run_python, tiny_config, tiny_two_stage_config
 
 
 def test_the_demo_runs_end_to_end(demo_run):
@@ -79,6 +79,21 @@ def test_restore_returns_the_trained_model(demo_run):
   assert older < restored.step and emojax.restore(os.path.join(steps_dir, str(older))).step == older
   with pytest.raises(DataError, match='config.json'):
     emojax.restore(os.path.dirname(demo_run.workdir))
+
+
+def test_every_parameter_and_batch_norm_statistic_of_the_demo_model_trains(demo_run):
+  """Between the fold's two kept checkpoints (2 steps apart) every parameter and running statistic
+  moved: Adam moves each parameter the gradient ever reached (a parameter no gradient reaches, e.g.
+  behind a layer that drops it, keeps its value)."""
+  import emojax
+  steps_dir = os.path.join(demo_run.workdir, 'fold_0', 'checkpoints')
+  older, newer = (emojax.restore(os.path.join(steps_dir, s)).variables
+                  for s in sorted((s for s in os.listdir(steps_dir) if s.isdigit()), key=int))
+  for collection in ('params', 'batch_stats'):
+    before, after = param_paths(older[collection]), param_paths(newer[collection])
+    assert before.keys() == after.keys() and before
+    unchanged = [path for path in before if np.array_equal(before[path], after[path])]
+    assert not unchanged, f'{collection} that did not train: {unchanged}'
 
 
 def test_the_run_records_its_data_and_restore_reads_it(demo_run):

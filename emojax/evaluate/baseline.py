@@ -11,7 +11,6 @@ with no help from the data: the number a temporal model trained on the data has 
 from __future__ import annotations
 
 import functools
-from typing import Sequence
 
 import jax.numpy as jnp
 import numpy as np
@@ -29,10 +28,12 @@ def _scores(model, columns, mapped, variables, batch):
   return jnp.where(mapped, log_probs[:, columns], -jnp.inf)
 
 
-def zero_shot_fn(class_names: Sequence[str], face_box: float, mesh):
+@functools.lru_cache(maxsize=4)
+def zero_shot_fn(class_names: tuple[str, ...], face_box: float, mesh):
   """`(fn, variables)`: the sharded `fn(variables, batch)` gives the baseline's scores over the
   dataset's classes (log probabilities; -inf for a class FER2013 lacks) of views whose face box is
-  `face_box` of their side; None when fewer than two of the dataset's classes map to FER2013's."""
+  `face_box` of their side; None when fewer than two of the dataset's classes map to FER2013's.
+  Made once per process for equal arguments: the folds of a run share the weights and programs."""
   indices = fer2013.class_indices(class_names)
   if sum(i is not None for i in indices) < 2:
     return None
@@ -51,7 +52,7 @@ def zero_shot_result(dataset, indices, config, mesh) -> dict | None:
   class_names, source = dataset.class_names, dataset.source
   face_box = sampling.face_box_fraction(config.image_size, dataset.stored['crop_margin'],
                                         config.augment.crop_margin)
-  found = zero_shot_fn(class_names, face_box, mesh)
+  found = zero_shot_fn(tuple(class_names), face_box, mesh)
   if found is None:
     return None
   probabilities, labels = apply.video_probabilities(*found, source, indices, config, mesh)

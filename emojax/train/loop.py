@@ -7,6 +7,7 @@ model. An optional validation part of the training subjects may stop training ea
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import time
@@ -109,8 +110,7 @@ def train_fold(config, fold_dir: str, dataset, fold, k: int, run_dir: str, mesh=
   tx = state_lib.make_optimizer(config, steps_per_epoch, models.frozen_prefixes(model),
                                 models.layer_ids(model))
   init_rng, step_rng = jax.random.split(jax.random.fold_in(jax.random.key(config.seed), k))
-  init = jax.jit(lambda rng: state_lib.create_train_state(
-      model, tx, rng, models.input_shape(config)), out_shardings=sharding.replicated(mesh))
+  init = _init_fn(model, tx, models.input_shape(config), mesh)
   step_rng = sharding.replicate(step_rng, mesh)
   train_fn = steps_lib.compile_train_step(mesh, config.label_smoothing, models.objective(model))
   eval_fn = apply.logits_fn(model, mesh)
@@ -203,6 +203,15 @@ def train_fold(config, fold_dir: str, dataset, fold, k: int, run_dir: str, mesh=
   result.update(steps=int(jax.device_get(state.step)), history=history,
                 config=json.loads(config.to_json()))
   return result
+
+
+@functools.lru_cache(maxsize=8)
+def _init_fn(model, tx, input_shape, mesh):
+  """The jitted `rng -> TrainState` of a fold, made once per process for equal arguments (models
+  compare by value), so that every fold after the first reuses its trace and compilation, and its
+  train states hold the same `apply_fn` (`steps_lib.compile_train_step`'s cache key)."""
+  return jax.jit(lambda rng: state_lib.create_train_state(model, tx, rng, input_shape),
+                 out_shardings=sharding.replicated(mesh))
 
 
 class _NoWriter:

@@ -10,6 +10,8 @@ attention-LSTM's pre-trained convolutions) to `optax.set_to_zero()`: no update, 
 """
 from __future__ import annotations
 
+import collections
+import functools
 from typing import Any, Callable, Sequence
 
 import flax.linen as nn
@@ -105,30 +107,50 @@ def scale_by_layer(layer_ids: Callable, decay: float) -> optax.GradientTransform
   return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
 
 
+# The config fields `make_optimizer` reads.
+OPTIMIZER_FIELDS = ('optimizer', 'learning_rate', 'adam_b2', 'weight_decay', 'grad_clip_norm', 'l1',
+                    'layer_decay', 'schedule', 'num_epochs', 'warmup_epochs', 'lr_decay_epochs',
+                    'lr_decay_per_epoch')
+OptimizerSettings = collections.namedtuple('OptimizerSettings', OPTIMIZER_FIELDS)
+
+
 def make_optimizer(config, steps_per_epoch: int, frozen: Sequence[str] = (),
                    layer_ids: Callable | None = None) -> optax.GradientTransformation:
   """Adam (the papers' optimizer) with optional decoupled weight decay on the kernels, gradient
   clipping and layer-wise learning-rate decay (`layer_ids`: the model's), leaving the parameters
-  under the `frozen` path prefixes unchanged."""
-  schedule = learning_rate_schedule(config, steps_per_epoch)
-  if config.optimizer == 'adam':
-    opt = (optax.adamw(schedule, b2=config.adam_b2, weight_decay=config.weight_decay,
-                       mask=kernel_mask) if config.weight_decay
-           else optax.adam(schedule, b2=config.adam_b2))
-  elif config.optimizer == 'sgd':
-    opt = optax.chain(optax.add_decayed_weights(config.weight_decay, kernel_mask),
+  under the `frozen` path prefixes unchanged.
+
+  Equal settings give the same optimizer object: a train state's optimizer is part of the cache
+  key of its compiled programs (`TrainState.tx` is static), so the next fold of a run reuses the
+  train step compiled for the one before instead of tracing and compiling it again.
+  """
+  if config.layer_decay and layer_ids is None:
+    raise ConfigError(f'config.layer_decay={config.layer_decay} needs a model with layers '
+                      f'(a video ViT); config.model.name={config.model.name!r} has none')
+  settings = OptimizerSettings(*(tuple(v) if isinstance(v, list) else v
+                                 for v in (config[field] for field in OPTIMIZER_FIELDS)))
+  return _optimizer(settings, steps_per_epoch, tuple(frozen), layer_ids)
+
+
+@functools.lru_cache(maxsize=16)
+def _optimizer(settings: OptimizerSettings, steps_per_epoch: int, frozen: tuple[str, ...],
+               layer_ids: Callable | None) -> optax.GradientTransformation:
+  schedule = learning_rate_schedule(settings, steps_per_epoch)
+  if settings.optimizer == 'adam':
+    opt = (optax.adamw(schedule, b2=settings.adam_b2, weight_decay=settings.weight_decay,
+                       mask=kernel_mask) if settings.weight_decay
+           else optax.adam(schedule, b2=settings.adam_b2))
+  elif settings.optimizer == 'sgd':
+    opt = optax.chain(optax.add_decayed_weights(settings.weight_decay, kernel_mask),
                       optax.sgd(schedule, momentum=0.9, nesterov=True))
   else:
-    raise ConfigError(f"config.optimizer={config.optimizer!r}: expected 'adam' or 'sgd'")
-  if config.grad_clip_norm:
-    opt = optax.chain(optax.clip_by_global_norm(config.grad_clip_norm), opt)
-  if config.l1:
-    opt = optax.chain(add_l1_gradient(config.l1), opt)
-  if config.layer_decay:
-    if layer_ids is None:
-      raise ConfigError(f'config.layer_decay={config.layer_decay} needs a model with layers '
-                        f'(a video ViT); config.model.name={config.model.name!r} has none')
-    opt = optax.chain(opt, scale_by_layer(layer_ids, config.layer_decay))
+    raise ConfigError(f"config.optimizer={settings.optimizer!r}: expected 'adam' or 'sgd'")
+  if settings.grad_clip_norm:
+    opt = optax.chain(optax.clip_by_global_norm(settings.grad_clip_norm), opt)
+  if settings.l1:
+    opt = optax.chain(add_l1_gradient(settings.l1), opt)
+  if settings.layer_decay:
+    opt = optax.chain(opt, scale_by_layer(layer_ids, settings.layer_decay))
   return freeze(opt, frozen)
 
 

@@ -63,9 +63,12 @@ def train_step(state: TrainState, batch: dict, rng: jax.Array, label_smoothing: 
   return state, {'loss': loss, **metrics}
 
 
+@functools.lru_cache(maxsize=8)
 def compile_train_step(mesh: jax.sharding.Mesh, label_smoothing: float = 0.0,
                        objective: str = 'classification'):
-  """`train_step` jitted with explicit shardings; the train state is donated."""
+  """`train_step` jitted with explicit shardings; the train state is donated. One jitted function
+  per process for equal arguments: the folds of a run share its compilations (for train states
+  of the same model and optimizer, `train.state.make_optimizer`)."""
   repl = sharding.replicated(mesh)
   return jax.jit(functools.partial(train_step, label_smoothing=label_smoothing,
                                    objective=objective),
