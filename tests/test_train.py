@@ -12,8 +12,8 @@ from emojax import models, sharding
 from emojax.errors import ConfigError
 from emojax.train import state as state_lib, steps
 
-from conftest import (TINY_MODELS, param_paths, random_batch, tiny_config, tiny_input_shape,
-                      tiny_model)
+from conftest import (TINY_MODELS, first_fast, param_paths, random_batch, tiny_config,
+                      tiny_input_shape, tiny_model)
 
 
 def _state(model, tx, shape):
@@ -30,9 +30,8 @@ def _perturbed(params, scale=0.1, seed=2):
 
 # The quickest to compile in the fast tier; the others' programs take 8-20 s each (the demo's model,
 # in the fast tier: every parameter of the finished demo run moved, tests/test_protocol.py).
-@pytest.mark.parametrize('name', [
-    name if name == 'frame_cnn' else pytest.param(name, marks=pytest.mark.slow)
-    for name in sorted(TINY_MODELS)])
+@pytest.mark.parametrize('name', first_fast(
+    ['frame_cnn', *sorted(set(TINY_MODELS) - {'frame_cnn'})], one_argument=True))
 def test_the_train_step_trains_every_model(name):
   """The sharded step, on every registered model (the frame classifier's per-frame logits too):
   its gradient reaches every parameter (Adam's first step moves each one it reaches), BatchNorm

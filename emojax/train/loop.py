@@ -209,7 +209,8 @@ def train_fold(config, fold_dir: str, dataset, fold, k: int, run_dir: str, mesh=
 def _init_fn(model, tx, input_shape, mesh):
   """The jitted `rng -> TrainState` of a fold, made once per process for equal arguments (models
   compare by value), so that every fold after the first reuses its trace and compilation, and its
-  train states hold the same `apply_fn` (`steps_lib.compile_train_step`'s cache key)."""
+  train states hold the same `apply_fn`, part of the key under which the jitted train step keeps
+  its compiled program."""
   return jax.jit(lambda rng: state_lib.create_train_state(model, tx, rng, input_shape),
                  out_shardings=sharding.replicated(mesh))
 
