@@ -56,7 +56,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.onset_reference = ''
   config.model.onset_frames = 1
   config.model.max_pool = True
-  config.model.conv_impl = 'auto'  # per layer: 'xla' on GPU; 'frames' | 'frame_taps' | 'matmul' on CPU
+  config.model.conv_impl = 'auto'  # per layer and pass: 'xla' on GPU; frames | frame_taps | matmul on CPU
   config.model.dtype = 'float32'
 
   # Optical-flow images (dx, dy, magnitude) appended to the RGB channels, for two-stream models:

@@ -4,8 +4,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from emojax.models.resnet3d import (Conv3D, auto_conv3d_impl, conv3d_frame_taps, conv3d_xla,
-                                    separable_max_pool)
+from emojax.models.resnet3d import (Conv3D, auto_conv3d_impl, conv3d_by_pass, conv3d_frame_taps,
+                                    conv3d_xla, separable_max_pool)
 
 from conftest import first_fast
 
@@ -68,15 +68,49 @@ def test_frame_difference_equals_convolving_the_clip_with_its_differences(kernel
     np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize('kernel,strides,impls', first_fast([
+    ((3, 3, 3), (1, 1, 1), ('frame_taps', 'frames', 'frame_taps')),
+    ((3, 3, 3), (2, 2, 2), ('frame_taps', 'frames', 'frame_taps')),
+    ((3, 3, 3), (1, 2, 2), ('frames', 'matmul', 'frame_taps')),
+    ((7, 3, 3), (1, 1, 1), ('matmul', 'frame_taps', 'frames'))]))
+def test_conv_by_pass_values_and_gradients_equal_native_3d_convolution(kernel, strides, impls):
+  x = jax.random.normal(jax.random.key(0), (2, 5, 7, 7, 3))
+  weights = 0.2 * jax.random.normal(jax.random.key(1), (*kernel, 3, 4))
+  got = _value_and_grads(lambda x, k: conv3d_by_pass(x, k, strides, impls), weights, x)
+  want = _value_and_grads(lambda x, k: conv3d_xla(x, k, strides), weights, x)
+  for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+    np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4)
+
+
+def test_auto_conv3d_of_a_wide_layer_computes_its_passes_apart_and_equals_native():
+  x = jax.random.normal(jax.random.key(0), (1, 4, 5, 5, 16))
+  assert len(set(auto_conv3d_impl(x.shape, (3, 3, 3, 16, 16), (1, 1, 1), 'cpu'))) > 1
+  native = Conv3D(16, (3, 3, 3), impl='xla')
+  variables = native.init(jax.random.key(1), x)
+  loss = lambda conv: lambda v, x: jnp.sum(jnp.sin(conv.apply(v, x)))
+  got = jax.value_and_grad(loss(Conv3D(16, (3, 3, 3), impl='auto')), argnums=(0, 1))(variables, x)
+  want = jax.value_and_grad(loss(native), argnums=(0, 1))(variables, x)
+  for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+    np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4)
+
+
+MIXED = ('frame_taps', 'frames', 'frame_taps')
+
+
 @pytest.mark.parametrize('input_shape,kernel_shape,strides,backend,expected', [
-    ((4, 16, 112, 112, 3), (7, 7, 7, 3, 64), (1, 2, 2), 'cpu', 'frames'),
-    ((8, 16, 56, 56, 3), (7, 7, 7, 3, 8), (1, 2, 2), 'cpu', 'frame_taps'),
-    ((4, 16, 28, 28, 64), (3, 3, 3, 64, 64), (1, 1, 1), 'cpu', 'frames'),
-    ((4, 16, 4, 4, 512), (3, 3, 3, 512, 512), (1, 1, 1), 'cpu', 'frames'),
-    ((8, 16, 2, 2, 64), (3, 3, 3, 64, 64), (1, 1, 1), 'cpu', 'matmul'),
-    ((8, 16, 4, 4, 32), (3, 3, 3, 32, 64), (1, 2, 2), 'cpu', 'matmul'),
-    ((4, 16, 28, 28, 64), (3, 3, 3, 64, 64), (1, 1, 1), 'gpu', 'xla')])
+    ((4, 16, 112, 112, 3), (7, 7, 7, 3, 64), (1, 2, 2), 'cpu', ('frames',) * 3),
+    ((8, 16, 56, 56, 3), (7, 7, 7, 3, 8), (1, 2, 2), 'cpu', ('frame_taps',) * 3),
+    ((8, 16, 14, 14, 8), (3, 3, 3, 8, 8), (1, 1, 1), 'cpu', ('frame_taps',) * 3),
+    ((8, 16, 14, 14, 8), (3, 3, 3, 8, 16), (1, 2, 2), 'cpu', ('frames',) * 3),
+    ((4, 16, 28, 28, 64), (1, 1, 1, 64, 128), (1, 2, 2), 'cpu', ('frames',) * 3),
+    ((4, 16, 28, 28, 64), (3, 3, 3, 64, 64), (1, 1, 1), 'cpu', MIXED),
+    ((4, 16, 28, 28, 64), (3, 3, 3, 64, 128), (1, 2, 2), 'cpu', MIXED),
+    ((4, 16, 4, 4, 512), (3, 3, 3, 512, 512), (1, 1, 1), 'cpu', MIXED),
+    ((8, 16, 2, 2, 64), (3, 3, 3, 64, 64), (1, 1, 1), 'cpu', ('matmul',) * 3),
+    ((8, 16, 4, 4, 32), (3, 3, 3, 32, 64), (1, 2, 2), 'cpu', ('matmul',) * 3),
+    ((4, 16, 28, 28, 64), (3, 3, 3, 64, 64), (1, 1, 1), 'gpu', ('xla',) * 3)])
 def test_auto_impl_choice(input_shape, kernel_shape, strides, backend, expected):
+  """(forward, input gradient, kernel gradient) per layer."""
   assert auto_conv3d_impl(input_shape, kernel_shape, strides, backend) == expected
 
 

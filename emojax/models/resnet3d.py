@@ -151,44 +151,74 @@ CONV3D_IMPLS = {'xla': conv3d_xla, 'frames': conv3d_frames, 'frame_taps': conv3d
                 'matmul': conv3d_matmul}
 
 
-def auto_conv3d_impl(input_shape, kernel_shape, strides, backend: str) -> str:
-  """The fastest `Conv3D` implementation for a layer, as measured with benchmarks/conv3d_impls.py
-  and the whole train step (docs/benchmarks.md).
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def conv3d_by_pass(x, kernel, strides, impls: tuple[str, str, str]):
+  """The 3D convolution with its forward, input gradient and kernel gradient each computed by its
+  own implementation (`impls`: three names in `CONV3D_IMPLS`). All give the same values; which is
+  fastest differs between the three convolutions of a layer's training step (`auto_conv3d_impl`)."""
+  return CONV3D_IMPLS[impls[0]](x, kernel, strides)
+
+
+def _conv3d_by_pass_fwd(x, kernel, strides, impls):
+  return conv3d_by_pass(x, kernel, strides, impls), (x, kernel)
+
+
+def _conv3d_by_pass_bwd(strides, impls, residuals, dy):
+  x, kernel = residuals
+  _, input_grad = jax.vjp(lambda x: CONV3D_IMPLS[impls[1]](x, kernel, strides), x)
+  _, kernel_grad = jax.vjp(lambda k: CONV3D_IMPLS[impls[2]](x, k, strides), kernel)
+  return input_grad(dy)[0], kernel_grad(dy)[0]
+
+
+conv3d_by_pass.defvjp(_conv3d_by_pass_fwd, _conv3d_by_pass_bwd)
+
+
+def auto_conv3d_impl(input_shape, kernel_shape, strides, backend: str) -> tuple[str, str, str]:
+  """The fastest implementations of a layer's forward, input gradient and kernel gradient, as
+  measured with benchmarks/conv3d_impls.py and the whole train step (docs/benchmarks.md).
 
   On GPU, XLA's own 3D convolution. XLA:CPU runs 3D convolutions through a slow generic loop, and
   its 2D convolutions are slow on tiny maps and for few output channels, so there: a matrix
-  product for maps of at most 2x2 positions, per-frame temporal taps for fewer than 16 output
+  product for maps of at most 2x2 positions; per-frame temporal taps for fewer than 16 output
   channels (a narrow strided stem: its `kt x features` tap channels at the output's resolution
-  are fewer values than `kt x in channels` stacked neighbours at the input's), otherwise stacked
-  temporal neighbours. (Temporal taps on
-  every 3x3x3 layer of the paper-size network gave the same train step in CPU time.)
+  are fewer values than `kt x in channels` stacked neighbours at the input's); stacked temporal
+  neighbours for fewer than 16 input channels (the paper's 3-channel stem). Otherwise the
+  forward and the kernel gradient as per-frame taps and the input gradient as stacked neighbours
+  (`conv3d_by_pass`): each of those 2D convolutions then reads the fewer channels (`in` rather
+  than `kt x in`; the output gradient's `features` rather than `kt x features`), and XLA:CPU's
+  convolutions gather their input patches (im2col) per channel read.
   """
   if backend != 'cpu':
-    return 'xla'
+    return ('xla',) * 3
   out_positions = (-(-input_shape[2] // strides[1])) * (-(-input_shape[3] // strides[2]))
   if out_positions <= 4:
-    return 'matmul'
-  if kernel_shape[-1] < 16 and kernel_shape[0] > 1:
-    return 'frame_taps'
-  return 'frames'
+    return ('matmul',) * 3
+  temporal = kernel_shape[0] > 1
+  if temporal and kernel_shape[-1] < 16:
+    return ('frame_taps',) * 3
+  if not temporal or kernel_shape[3] < 16:
+    return ('frames',) * 3
+  return ('frame_taps', 'frames', 'frame_taps')
 
 
 def conv3d(x, kernel, strides, impl: str = 'auto'):
-  """The 'SAME' 3D convolution of `x` by `kernel` computed by `impl` (`CONV3D_IMPLS`, or 'auto':
-  `auto_conv3d_impl` for the layer's shapes and the backend)."""
-  if impl == 'auto':
-    impl = auto_conv3d_impl(x.shape, kernel.shape, strides, jax.default_backend())
-  if impl not in CONV3D_IMPLS:
+  """The 'SAME' 3D convolution of `x` by `kernel` computed by `impl` (`CONV3D_IMPLS` for every
+  pass, or 'auto': `auto_conv3d_impl` for the layer's shapes and the backend)."""
+  if impl != 'auto' and impl not in CONV3D_IMPLS:
     raise ValueError(f'config.model.conv_impl={impl!r}: expected one of '
                      f"{['auto', *CONV3D_IMPLS]}")
-  return CONV3D_IMPLS[impl](x, kernel, strides)
+  impls = (auto_conv3d_impl(x.shape, kernel.shape, strides, jax.default_backend())
+           if impl == 'auto' else (impl,) * 3)
+  if len(set(impls)) == 1:
+    return CONV3D_IMPLS[impls[0]](x, kernel, strides)
+  return conv3d_by_pass(x, kernel, tuple(strides), impls)
 
 
 class Conv3D(nn.Module):
   """3D convolution, 'SAME' padding, `[B, T, H, W, C]`; parameters laid out as `nn.Conv`'s.
 
   `impl` picks how it is computed (`CONV3D_IMPLS`; all give the same result): `'auto'` picks per
-  layer and backend (`auto_conv3d_impl`).
+  layer, pass (forward, input and kernel gradient) and backend (`auto_conv3d_impl`).
 
   `frame_difference=True` convolves `[x, x - x[:, :1]]` (each frame and its difference from the
   clip's first, as channels: a kernel over twice x's channels) without building it: the
