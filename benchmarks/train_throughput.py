@@ -14,6 +14,11 @@ heads; `--config.model.frame_difference=False --config.model.num_heads=8` matche
 `--rounds N` alternates ours and the peer N times (on a shared machine the load moves between
 runs): each round's ratio is printed, and the headline figures are the medians over all rounds.
 
+On a GPU, the issue's measurement: `--config=configs/oulu.py --batch 32 --frames 16 --size 112
+--dtype bfloat16 --steps 10 --peak_tflops 989` (989: the dense bfloat16 figure of an H100 or H200
+SXM datasheet) prints the TFLOP/s achieved and the model FLOPs utilisation, the step's FLOPs as
+XLA's cost analysis counts them.
+
 Timing: one train step is compiled ahead of time (`lower().compile()`, the compile time), then run
 `--steps` times on the same batch with the state threaded through; the median step is reported.
 `cpu_s_per_step` is the process's CPU time (all threads) per step, less sensitive than wall time
@@ -51,6 +56,8 @@ flags.DEFINE_integer('rounds', 1, 'alternate `--steps` of ours and a peer run th
 flags.DEFINE_integer('profile', 0, 'trace this many more steps with jax.profiler and print where '
                      'the time goes (per model part, forward / backward, and the top ops)')
 flags.DEFINE_integer('threads', None, 'PyTorch threads (default: the CPU cores we may use)')
+flags.DEFINE_float('peak_tflops', None, "the device's peak TFLOP/s in the step's dtype (e.g. the dense "
+                   'bfloat16 figure of its datasheet): prints the model FLOPs utilisation (MFU)')
 FLAGS = flags.FLAGS
 
 
@@ -198,6 +205,20 @@ def emojax_result(config, timer: StepTimer, compile_s, xla_bytes, times, cpu_tim
           'loss': float(timer.metrics['loss'])}
 
 
+def model_flops_utilisation(compiled, step_s: float, peak_tflops: float | None) -> dict:
+  """The step's FLOPs as XLA's cost analysis of the compiled program counts them, the TFLOP/s
+  achieved and, given the device's peak, the model FLOPs utilisation."""
+  analysis = compiled.cost_analysis()
+  if isinstance(analysis, (list, tuple)):  # one entry per program in older jaxlibs
+    analysis = analysis[0] if analysis else None
+  flops = (analysis or {}).get('flops')
+  if not flops:
+    return {'step_flops': None, 'achieved_tflops': None, 'mfu': None}
+  achieved = flops / step_s / 1e12
+  return {'step_flops': flops, 'achieved_tflops': round(achieved, 3),
+          'mfu': round(achieved / peak_tflops, 4) if peak_tflops else None}
+
+
 def run_peer(path: str, config, steps: int, threads: int) -> dict:
   if not os.path.exists(path):
     raise FileNotFoundError(f'PyTorch peer not found at {path}; pass --peer_path')
@@ -247,6 +268,7 @@ def main(argv):
   result['profile'] = (profile_steps(compiled, timer.state, batch, key, FLAGS.profile)
                        if FLAGS.profile else None)
   result['cpu_cores'] = threads
+  result.update(model_flops_utilisation(compiled, result['step_s'], FLAGS.peak_tflops))
   result['rounds'] = rounds
   row = (f"| {result['model']} d{result['depth']} w{result['width']} | {result['conv_impl']} | "
          f"{result['dtype']} | {result['batch']}x{result['frames']}x{result['size']}² | "
@@ -263,6 +285,11 @@ def main(argv):
   print('| model | conv | dtype | B x T x S² | compile s | step s (median) | clips/s | peak MB |'
         + (' torch clips/s | emojax/torch |' if FLAGS.peer else ''))
   print(row)
+  if result['achieved_tflops'] is not None:
+    print(f"{result['step_flops'] / 1e9:.1f} GFLOP a step (XLA's cost analysis): "
+          f"{result['achieved_tflops']:.2f} TFLOP/s" +
+          (f", MFU {100 * result['mfu']:.1f}% of {FLAGS.peak_tflops:g} TFLOP/s"
+           if result['mfu'] is not None else ''))
   if FLAGS.rounds > 1:
     print('rounds (step s, ours / peer / ratio):', ', '.join(
         f"{r['step_s']:.3f}" + (f" / {r['torch_step_s']:.3f} / {r['ratio_vs_torch']:.2f}"
