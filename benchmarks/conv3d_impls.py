@@ -38,6 +38,9 @@ flags.DEFINE_enum('clock', 'wall', ['wall', 'cpu'], "'cpu': the process's CPU ti
                   'less sensitive than wall time to other load on a shared machine')
 FLAGS = flags.FLAGS
 
+# A layer's three convolutions in a training step, in the order of `auto_conv3d_impl`'s picks.
+PASSES = ('forward', 'input_grad', 'kernel_grad')
+
 
 def conv3d_layers(config):
   """`(input shape, kernel shape, strides) -> count` of the model's Conv3D calls, in call order."""
@@ -77,8 +80,8 @@ def _timed_ms(fn, *args) -> float:
 
 
 def time_layer(impl_fn, input_shape, kernel_shape, strides, input_grad: bool) -> dict:
-  """`{'train': ms}` (value and gradients), or with `--per_pass` `{'forward', 'input_grad',
-  'kernel_grad': ms}`; 'input_grad' only where the layer's input needs one."""
+  """`{'train': ms}` (value and gradients), or with `--per_pass` ms per pass (`PASSES`);
+  'input_grad' only where the layer's input needs one."""
   import jax
   import jax.numpy as jnp
 
@@ -115,8 +118,7 @@ def main(argv):
           for name in impls}
     auto = auto_conv3d_impl(shape, kernel, strides, backend)
     if FLAGS.per_pass:  # auto's pick of each pass, from the implementations' own times
-      ms['auto'] = {p: ms[name][p] for p, name in zip(('forward', 'input_grad', 'kernel_grad'),
-                                                       auto) if p in ms[name]}
+      ms['auto'] = {p: ms[name][p] for p, name in zip(PASSES, auto) if p in ms[name]}
     elif len(set(auto)) == 1:
       ms['auto'] = ms.get(auto[0])
     else:
@@ -128,7 +130,7 @@ def main(argv):
     rows.append({'input': shape, 'kernel': kernel, 'strides': strides, 'count': count,
                  'auto': auto, 'ms': {k: {p: round(t, 1) for p, t in v.items()}
                                       for k, v in ms.items() if v is not None}})
-  passes = ['forward', 'input_grad', 'kernel_grad'] if FLAGS.per_pass else ['train']
+  passes = PASSES if FLAGS.per_pass else ('train',)
   columns = [(name, p) for name in impls for p in passes]
   print('| input B,T,H,W,C | kernel | strides | count | ' +
         ' | '.join(name if p == 'train' else f'{name} {p}' for name, p in columns) +

@@ -208,10 +208,7 @@ def emojax_result(config, timer: StepTimer, compile_s, xla_bytes, times, cpu_tim
 def model_flops_utilisation(compiled, step_s: float, peak_tflops: float | None) -> dict:
   """The step's FLOPs as XLA's cost analysis of the compiled program counts them, the TFLOP/s
   achieved and, given the device's peak, the model FLOPs utilisation."""
-  analysis = compiled.cost_analysis()
-  if isinstance(analysis, (list, tuple)):  # one entry per program in older jaxlibs
-    analysis = analysis[0] if analysis else None
-  flops = (analysis or {}).get('flops')
+  flops = (compiled.cost_analysis() or {}).get('flops')
   if not flops:
     return {'step_flops': None, 'achieved_tflops': None, 'mfu': None}
   achieved = flops / step_s / 1e12
